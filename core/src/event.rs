@@ -1,0 +1,183 @@
+//! Typed events returned by every applied transaction: what wallets and indexers consume.
+
+use crate::crypto::{Address, Hash32};
+use crate::date::Day;
+use crate::money::{Amount, Currency};
+use crate::pricing::Quote;
+use crate::types::{ClearingEntry, PieceId, Roles, RootId};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// Something that happened on the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(missing_docs)] // variant fields are named for what they hold
+pub enum Event {
+    /// A participant was registered.
+    ParticipantRegistered { address: Address, roles: Roles },
+    /// A participant's roles or activity changed.
+    ParticipantUpdated {
+        address: Address,
+        roles: Roles,
+        active: bool,
+    },
+    /// A credit line was set.
+    CreditLineSet {
+        obligor: Address,
+        grantor: Address,
+        currency: Currency,
+        limit: Amount,
+    },
+    /// A document was anchored.
+    DocumentAnchored {
+        hash: Hash32,
+        buyer: Address,
+        seller: Address,
+        amount: Amount,
+        currency: Currency,
+    },
+    /// Parameters changed.
+    ParamsUpdated,
+    /// A certificate was issued (pending until accepted).
+    Issued {
+        root: RootId,
+        obligor: Address,
+        to: Address,
+        amount: Amount,
+        currency: Currency,
+        maturity: Day,
+    },
+    /// An offer was made to `to` (issue or transfer part).
+    Offered {
+        root: RootId,
+        piece: PieceId,
+        from: Address,
+        to: Address,
+        amount: Amount,
+        tier: u16,
+    },
+    /// An offer was accepted: `holder` now holds the piece.
+    Accepted {
+        root: RootId,
+        piece: PieceId,
+        holder: Address,
+    },
+    /// An offer was rejected; value returned to `from` as `returned` (none for an issue).
+    Rejected {
+        root: RootId,
+        piece: PieceId,
+        from: Address,
+        returned: Option<PieceId>,
+    },
+    /// An offer was cancelled by its sender.
+    Cancelled {
+        root: RootId,
+        piece: PieceId,
+        from: Address,
+        returned: Option<PieceId>,
+    },
+    /// An offer expired.
+    OfferExpired {
+        root: RootId,
+        piece: PieceId,
+        from: Address,
+        returned: Option<PieceId>,
+    },
+    /// A piece was split: parts offered and change kept.
+    Split {
+        root: RootId,
+        input: PieceId,
+        holder: Address,
+        change: Option<PieceId>,
+    },
+    /// Pieces were merged.
+    Merged {
+        root: RootId,
+        inputs: Vec<PieceId>,
+        output: PieceId,
+        holder: Address,
+        amount: Amount,
+    },
+    /// A financing was requested.
+    FinancingRequested {
+        root: RootId,
+        piece: PieceId,
+        holder: Address,
+        financier: Address,
+        amount: Amount,
+        change: Option<PieceId>,
+    },
+    /// A financing request was declined or withdrawn.
+    FinancingWithdrawn {
+        root: RootId,
+        piece: PieceId,
+        holder: Address,
+        financier: Address,
+        by_financier: bool,
+    },
+    /// A piece was financed: it now belongs to the financier.
+    Financed {
+        root: RootId,
+        input: PieceId,
+        piece: PieceId,
+        seller: Address,
+        financier: Address,
+        quote: Quote,
+        payment_reference: String,
+    },
+    /// A certificate was settled; every entry paid.
+    Settled {
+        root: RootId,
+        obligor: Address,
+        total: Amount,
+        late: bool,
+        entries: Vec<ClearingEntry>,
+    },
+    /// A certificate was marked overdue.
+    MarkedOverdue {
+        root: RootId,
+        obligor: Address,
+        maturity: Day,
+    },
+    /// A piece was frozen.
+    Frozen {
+        root: RootId,
+        piece: PieceId,
+        by: Address,
+        reason: u16,
+    },
+    /// A piece was unfrozen.
+    Unfrozen {
+        root: RootId,
+        piece: PieceId,
+        by: Address,
+    },
+}
+
+impl Event {
+    /// Event type name (for indexers).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::ParticipantRegistered { .. } => "participant_registered",
+            Event::ParticipantUpdated { .. } => "participant_updated",
+            Event::CreditLineSet { .. } => "credit_line_set",
+            Event::DocumentAnchored { .. } => "document_anchored",
+            Event::ParamsUpdated => "params_updated",
+            Event::Issued { .. } => "issued",
+            Event::Offered { .. } => "offered",
+            Event::Accepted { .. } => "accepted",
+            Event::Rejected { .. } => "rejected",
+            Event::Cancelled { .. } => "cancelled",
+            Event::OfferExpired { .. } => "offer_expired",
+            Event::Split { .. } => "split",
+            Event::Merged { .. } => "merged",
+            Event::FinancingRequested { .. } => "financing_requested",
+            Event::FinancingWithdrawn { .. } => "financing_withdrawn",
+            Event::Financed { .. } => "financed",
+            Event::Settled { .. } => "settled",
+            Event::MarkedOverdue { .. } => "marked_overdue",
+            Event::Frozen { .. } => "frozen",
+            Event::Unfrozen { .. } => "unfrozen",
+        }
+    }
+}

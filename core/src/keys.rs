@@ -1,0 +1,134 @@
+//! Byte keys of every record. One function per record type keeps the layout in one place.
+//!
+//! Authenticated (in the app hash) keys are ASCII-prefixed paths; index keys start with a
+//! single tag byte and are never hashed into the app hash.
+
+use crate::crypto::{Address, Hash32};
+use crate::date::Day;
+use crate::money::Currency;
+
+fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let len = prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut k = Vec::with_capacity(len);
+    k.extend_from_slice(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+// ---- authenticated state ----------------------------------------------------------
+
+/// Chain id.
+pub const CHAIN: &[u8] = b"meta/chain";
+/// Ledger parameters.
+pub const PARAMS: &[u8] = b"meta/params";
+/// Last block (height, day): written every block so each version differs.
+pub const BLOCK: &[u8] = b"meta/block";
+
+/// Participant record.
+pub fn participant(a: &Address) -> Vec<u8> {
+    key(b"part/", &[&a.0])
+}
+/// Account counters and nonce.
+pub fn account(a: &Address) -> Vec<u8> {
+    key(b"acct/", &[&a.0])
+}
+/// Credit line of `obligor` in `currency` granted by `grantor`.
+pub fn credit_line(obligor: &Address, currency: &Currency, grantor: &Address) -> Vec<u8> {
+    key(
+        b"credit/",
+        &[&obligor.0, currency.as_str().as_bytes(), &grantor.0],
+    )
+}
+/// Trade document.
+pub fn document(h: &Hash32) -> Vec<u8> {
+    key(b"doc/", &[&h.0])
+}
+/// Certificate.
+pub fn root(id: &Hash32) -> Vec<u8> {
+    key(b"root/", &[&id.0])
+}
+/// Piece.
+pub fn piece(id: &Hash32) -> Vec<u8> {
+    key(b"piece/", &[&id.0])
+}
+/// Clearing list of a settled certificate.
+pub fn clearing(root: &Hash32) -> Vec<u8> {
+    key(b"clear/", &[&root.0])
+}
+/// Obligor payment record.
+pub fn obligor(a: &Address) -> Vec<u8> {
+    key(b"obligor/", &[&a.0])
+}
+
+// ---- indexes (not authenticated) ---------------------------------------------------
+
+/// Index: pieces held by an account.
+pub fn holding(a: &Address, p: &Hash32) -> Vec<u8> {
+    key(b"H", &[&a.0, &p.0])
+}
+/// Prefix of [`holding`].
+pub fn holdings_of(a: &Address) -> Vec<u8> {
+    key(b"H", &[&a.0])
+}
+/// Index: offers addressed to an account.
+pub fn offer_in(a: &Address, p: &Hash32) -> Vec<u8> {
+    key(b"I", &[&a.0, &p.0])
+}
+/// Prefix of [`offer_in`].
+pub fn offers_in_of(a: &Address) -> Vec<u8> {
+    key(b"I", &[&a.0])
+}
+/// Index: offers made by an account.
+pub fn offer_out(a: &Address, p: &Hash32) -> Vec<u8> {
+    key(b"O", &[&a.0, &p.0])
+}
+/// Prefix of [`offer_out`].
+pub fn offers_out_of(a: &Address) -> Vec<u8> {
+    key(b"O", &[&a.0])
+}
+/// Index: every piece of a certificate.
+pub fn lineage(root: &Hash32, p: &Hash32) -> Vec<u8> {
+    key(b"L", &[&root.0, &p.0])
+}
+/// Prefix of [`lineage`].
+pub fn lineage_of(root: &Hash32) -> Vec<u8> {
+    key(b"L", &[&root.0])
+}
+/// Index: certificates by obligor.
+pub fn obligor_root(obligor: &Address, root: &Hash32) -> Vec<u8> {
+    key(b"R", &[&obligor.0, &root.0])
+}
+/// Prefix of [`obligor_root`].
+pub fn obligor_roots_of(obligor: &Address) -> Vec<u8> {
+    key(b"R", &[&obligor.0])
+}
+/// Index: offers by expiry day (the expiry queue).
+pub fn expiry(day: Day, p: &Hash32) -> Vec<u8> {
+    key(b"X", &[&day.0.to_be_bytes(), &p.0])
+}
+/// Prefix of the expiry queue.
+pub const EXPIRY_PREFIX: &[u8] = b"X";
+/// Upper bound (inclusive) of expiry entries due on or before `day`.
+pub fn expiry_upper(day: Day) -> Vec<u8> {
+    key(b"X", &[&day.0.to_be_bytes(), &[0xff; 32]])
+}
+/// Index: audit history of a piece, ordered by height and sequence in block.
+pub fn history(p: &Hash32, height: u64, seq: u32) -> Vec<u8> {
+    key(b"A", &[&p.0, &height.to_be_bytes(), &seq.to_be_bytes()])
+}
+/// Prefix of [`history`].
+pub fn history_of(p: &Hash32) -> Vec<u8> {
+    key(b"A", &[&p.0])
+}
+/// Index: receipt of a transaction by hash.
+pub fn receipt(tx: &Hash32) -> Vec<u8> {
+    key(b"T", &[&tx.0])
+}
+
+/// The trailing 32-byte id of an index key.
+pub fn trailing_id(k: &[u8]) -> Option<Hash32> {
+    let start = k.len().checked_sub(32)?;
+    k[start..].try_into().ok().map(Hash32)
+}

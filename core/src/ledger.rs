@@ -1,0 +1,487 @@
+//! The ledger: block lifecycle and queries over the committed state.
+//!
+//! The driver (CometBFT's ABCI, the solo block producer, tests) calls, per block:
+//! [`Ledger::begin_block`] → [`Ledger::deliver_tx`]… → [`Ledger::commit`]. Nothing here reads
+//! a clock or does I/O beyond the store: the block's height and time are inputs.
+
+use crate::codec;
+use crate::crypto::{Address, Hash32};
+use crate::date::Day;
+use crate::error::{LedgerError, TxError};
+use crate::event::Event;
+use crate::exec::{BlockEnv, Exec, HistoryEntry};
+use crate::keys;
+use crate::money::Currency;
+use crate::overlay::{Layer, View};
+use crate::store::{Committed, Snapshot, Store, StoreError};
+use crate::tx::{DecodedTx, VerifiedTx};
+use crate::types::*;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Longest chain id accepted (CometBFT's limit).
+pub const MAX_CHAIN_ID_LEN: usize = 50;
+
+/// Outcome of a transaction, kept by hash so clients can track it to commit.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct TxReceipt {
+    /// Transaction hash.
+    pub hash: Hash32,
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// 0 for success, else [`TxError::code`].
+    pub code: u32,
+    /// Error message for a failure, empty on success.
+    pub log: String,
+    /// Events of a successful transaction.
+    pub events: Vec<Event>,
+}
+
+#[derive(Clone, Debug, BorshSerialize, BorshDeserialize)]
+struct BlockMeta {
+    height: u64,
+    day: Day,
+}
+
+struct OpenBlock {
+    env: BlockEnv,
+    layer: Layer,
+    seq: u32,
+    txs: u32,
+}
+
+/// The ledger state machine over a redb store.
+pub struct Ledger {
+    store: Store,
+    snapshot: Snapshot,
+    committed: Option<Committed>,
+    chain_id: Option<String>,
+    params: Params,
+    last_day: Day,
+    block: Option<OpenBlock>,
+}
+
+impl Ledger {
+    /// Opens a ledger file, recovering the last committed block.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        Ledger::load(Store::open(path)?)
+    }
+
+    /// A ledger in memory (tests, demos).
+    pub fn in_memory() -> Result<Ledger, LedgerError> {
+        Ledger::load(Store::in_memory()?)
+    }
+
+    fn load(store: Store) -> Result<Ledger, LedgerError> {
+        let snapshot = store.snapshot()?;
+        let committed = snapshot.committed()?;
+        let mut ledger = Ledger {
+            store,
+            snapshot,
+            committed,
+            chain_id: None,
+            params: Params::default(),
+            last_day: Day(0),
+            block: None,
+        };
+        if committed.is_some() {
+            ledger.reload_meta()?;
+        }
+        Ok(ledger)
+    }
+
+    fn read<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.snapshot.get(key)? {
+            Some(b) => codec::decode_stored(&b)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    what: String::from_utf8_lossy(key).into_owned(),
+                    reason: e.to_string(),
+                }),
+            None => Ok(None),
+        }
+    }
+
+    fn reload_meta(&mut self) -> Result<(), LedgerError> {
+        self.chain_id = self.read::<String>(keys::CHAIN)?;
+        self.params = self
+            .read(keys::PARAMS)?
+            .ok_or(LedgerError::NotInitialized)?;
+        self.last_day = self
+            .read::<BlockMeta>(keys::BLOCK)?
+            .map_or(Day(0), |m| m.day);
+        Ok(())
+    }
+
+    /// Writes the genesis state as version 0 and returns its app hash.
+    pub fn init_chain(&mut self, genesis: &Genesis) -> Result<Hash32, LedgerError> {
+        if let Some(chain_id) = &self.chain_id {
+            return Err(LedgerError::AlreadyInitialized {
+                chain_id: chain_id.clone(),
+            });
+        }
+        let invalid = |reason: &str| LedgerError::InvalidGenesis {
+            reason: reason.to_string(),
+        };
+        if genesis.chain_id.is_empty() || genesis.chain_id.len() > MAX_CHAIN_ID_LEN {
+            return Err(invalid("chain id must be 1 to 50 bytes"));
+        }
+        genesis.params.validate().map_err(invalid)?;
+        let day = Day::from_unix_seconds(genesis.genesis_time)
+            .ok_or_else(|| invalid("genesis time is before 1970"))?;
+        if !genesis
+            .participants
+            .iter()
+            .any(|p| p.roles.contains(Roles::OPERATOR))
+        {
+            return Err(invalid("at least one participant must be an operator"));
+        }
+        let mut layer = Layer::default();
+        {
+            let mut view = View::new(&self.snapshot, &layer);
+            view.put(keys::CHAIN.to_vec(), &genesis.chain_id);
+            view.put(keys::PARAMS.to_vec(), &genesis.params);
+            view.put(keys::BLOCK.to_vec(), &BlockMeta { height: 0, day });
+            for p in &genesis.participants {
+                if !p.roles.is_valid() {
+                    return Err(invalid("participant with an invalid role set"));
+                }
+                p.public_key
+                    .verifying_key()
+                    .map_err(|_| invalid("participant with an invalid public key"))?;
+                let key = keys::participant(&p.public_key.address());
+                if view.get_raw(&key)?.is_some() {
+                    return Err(invalid("participant listed twice"));
+                }
+                view.put(
+                    key,
+                    &Participant {
+                        public_key: p.public_key,
+                        roles: p.roles,
+                        legal_id_hash: p.legal_id_hash,
+                        active: true,
+                    },
+                );
+            }
+            layer = view.into_layer();
+        }
+        let committed = self.store.commit(0, layer.into_changes())?;
+        self.after_commit(committed)?;
+        Ok(committed.app_hash)
+    }
+
+    fn after_commit(&mut self, committed: Committed) -> Result<(), LedgerError> {
+        self.snapshot = self.store.snapshot()?;
+        self.committed = Some(committed);
+        self.reload_meta()
+    }
+
+    /// Opens block `height` with block time `time` (Unix seconds) and expires due offers.
+    /// Returns the events of that block-level processing.
+    pub fn begin_block(&mut self, height: u64, time: i64) -> Result<Vec<Event>, LedgerError> {
+        if self.block.is_some() {
+            return Err(LedgerError::Sequence(
+                "begin_block called twice without commit",
+            ));
+        }
+        let chain_id = self.chain_id.clone().ok_or(LedgerError::NotInitialized)?;
+        let expected = self.committed.map_or(0, |c| c.version) + 1;
+        if height != expected {
+            return Err(LedgerError::BlockOutOfOrder {
+                expected,
+                got: height,
+            });
+        }
+        let today = Day::from_unix_seconds(time).ok_or(LedgerError::BadBlockTime { time })?;
+        if today < self.last_day {
+            return Err(LedgerError::BadBlockTime { time });
+        }
+        let env = BlockEnv {
+            height,
+            today,
+            chain_id,
+            params: self.params.clone(),
+        };
+        let mut block = OpenBlock {
+            env,
+            layer: Layer::default(),
+            seq: 0,
+            txs: 0,
+        };
+        let events = {
+            let mut view = View::new(&self.snapshot, &block.layer);
+            view.put(keys::BLOCK.to_vec(), &BlockMeta { height, day: today });
+            let mut exec = Exec::for_block(&mut view, &block.env, &mut block.seq);
+            exec.expire_offers().map_err(|e| match e {
+                TxError::Store(s) => LedgerError::Store(s),
+                other => LedgerError::Store(StoreError::Corrupt {
+                    what: "offer expiry".into(),
+                    reason: other.to_string(),
+                }),
+            })?;
+            let events = std::mem::take(&mut exec.events);
+            let layer = view.into_layer();
+            block.layer.merge(layer);
+            events
+        };
+        self.block = Some(block);
+        Ok(events)
+    }
+
+    /// Decodes, verifies and applies transaction bytes in the open block.
+    pub fn deliver_tx(&mut self, bytes: &[u8]) -> Result<TxReceipt, TxError> {
+        let max = self
+            .block
+            .as_ref()
+            .map_or(self.params.max_tx_bytes, |b| b.env.params.max_tx_bytes)
+            as usize;
+        let verified = DecodedTx::decode(bytes, max)?.verify()?;
+        self.apply(&verified)
+    }
+
+    /// Applies an already verified transaction (a node verifies once and caches the result).
+    /// On error nothing is written except a failure receipt (which is not part of the app hash).
+    pub fn apply(&mut self, tx: &VerifiedTx) -> Result<TxReceipt, TxError> {
+        let block = self
+            .block
+            .as_mut()
+            .ok_or(TxError::Store(StoreError::Database(
+                "no open block: call begin_block first".into(),
+            )))?;
+        let index = block.txs;
+        block.txs += 1;
+        let mut view = View::new(&self.snapshot, &block.layer);
+        let mut seq = block.seq;
+        let result = {
+            let mut exec = Exec::for_tx(&mut view, &block.env, tx, &mut seq);
+            exec.execute(tx).map(|()| std::mem::take(&mut exec.events))
+        };
+        let receipt_key = keys::receipt(&tx.hash());
+        match result {
+            Ok(events) => {
+                let receipt = TxReceipt {
+                    hash: tx.hash(),
+                    height: block.env.height,
+                    index,
+                    code: 0,
+                    log: String::new(),
+                    events,
+                };
+                view.index_put(receipt_key, codec::encode(&receipt));
+                if let TxBody::UpdateParams { params } = &tx.tx().body {
+                    block.env.params = params.clone();
+                }
+                let layer = view.into_layer();
+                block.layer.merge(layer);
+                block.seq = seq;
+                Ok(receipt)
+            }
+            Err(err) => {
+                drop(view);
+                // Record the failure for tracking, unless the hash already has a receipt
+                // (a replay of a committed transaction must not overwrite its success).
+                let known = block
+                    .layer
+                    .index
+                    .get(&receipt_key)
+                    .cloned()
+                    .flatten()
+                    .is_some()
+                    || self.snapshot.index_get(&receipt_key)?.is_some();
+                if !known {
+                    let receipt = TxReceipt {
+                        hash: tx.hash(),
+                        height: block.env.height,
+                        index,
+                        code: err.code(),
+                        log: err.to_string(),
+                        events: Vec::new(),
+                    };
+                    block
+                        .layer
+                        .index
+                        .insert(receipt_key, Some(codec::encode(&receipt)));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Commits the open block atomically and returns its app hash.
+    pub fn commit(&mut self) -> Result<Committed, LedgerError> {
+        let block = self
+            .block
+            .take()
+            .ok_or(LedgerError::Sequence("commit without begin_block"))?;
+        let committed = self
+            .store
+            .commit(block.env.height, block.layer.into_changes())?;
+        self.after_commit(committed)?;
+        Ok(committed)
+    }
+
+    /// A digest of the state changes pending in the open block (`None` if no block is open).
+    /// Tests use it to show that a rejected transaction changed nothing.
+    pub fn pending_fingerprint(&self) -> Option<Hash32> {
+        let block = self.block.as_ref()?;
+        Some(Hash32(crate::crypto::sha256(&codec::encode(
+            &block.layer.state,
+        ))))
+    }
+
+    /// Discards the open block (e.g. a proposal that was not decided).
+    pub fn abort_block(&mut self) {
+        self.block = None;
+    }
+
+    // ---- status -----------------------------------------------------------------------
+
+    /// Last committed height and app hash (`None` before genesis).
+    pub fn committed(&self) -> Option<Committed> {
+        self.committed
+    }
+
+    /// Chain id (`None` before genesis).
+    pub fn chain_id(&self) -> Option<&str> {
+        self.chain_id.as_deref()
+    }
+
+    /// Parameters in force.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Day of the last committed block.
+    pub fn last_day(&self) -> Day {
+        self.last_day
+    }
+
+    /// The committed snapshot (for proofs).
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    // ---- queries over committed state ---------------------------------------------------
+
+    /// A piece.
+    pub fn piece(&self, id: &Hash32) -> Result<Option<Piece>, StoreError> {
+        self.read(&keys::piece(id))
+    }
+
+    /// A certificate.
+    pub fn root(&self, id: &Hash32) -> Result<Option<RootRecord>, StoreError> {
+        self.read(&keys::root(id))
+    }
+
+    /// A participant.
+    pub fn participant(&self, a: &Address) -> Result<Option<Participant>, StoreError> {
+        self.read(&keys::participant(a))
+    }
+
+    /// Account counters and nonce.
+    pub fn account(&self, a: &Address) -> Result<Account, StoreError> {
+        Ok(self.read(&keys::account(a))?.unwrap_or_default())
+    }
+
+    /// A credit line.
+    pub fn credit_line(
+        &self,
+        obligor: &Address,
+        currency: &Currency,
+        grantor: &Address,
+    ) -> Result<Option<CreditLine>, StoreError> {
+        self.read(&keys::credit_line(obligor, currency, grantor))
+    }
+
+    /// A trade document.
+    pub fn document(&self, hash: &Hash32) -> Result<Option<Document>, StoreError> {
+        self.read(&keys::document(hash))
+    }
+
+    /// An obligor's settlement record.
+    pub fn obligor_record(&self, a: &Address) -> Result<ObligorRecord, StoreError> {
+        Ok(self.read(&keys::obligor(a))?.unwrap_or_default())
+    }
+
+    /// The clearing list of a settled certificate.
+    pub fn clearing(&self, root: &Hash32) -> Result<Option<ClearingList>, StoreError> {
+        self.read(&keys::clearing(root))
+    }
+
+    /// Receipt of a transaction.
+    pub fn receipt(&self, tx: &Hash32) -> Result<Option<TxReceipt>, StoreError> {
+        match self.snapshot.index_get(&keys::receipt(tx))? {
+            Some(b) => codec::decode_stored(&b)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    what: "receipt".into(),
+                    reason: e.to_string(),
+                }),
+            None => Ok(None),
+        }
+    }
+
+    fn pieces_under(&self, prefix: &[u8]) -> Result<Vec<(Hash32, Piece)>, StoreError> {
+        let mut out = Vec::new();
+        for (k, _) in self.snapshot.index_scan(prefix, None)? {
+            let Some(id) = keys::trailing_id(&k) else {
+                continue;
+            };
+            let piece = self.piece(&id)?.ok_or_else(|| StoreError::Corrupt {
+                what: format!("piece {id}"),
+                reason: "indexed but missing".into(),
+            })?;
+            out.push((id, piece));
+        }
+        Ok(out)
+    }
+
+    /// Pieces held by an account (active, financing requested, financed), by id.
+    pub fn holdings(&self, a: &Address) -> Result<Vec<(Hash32, Piece)>, StoreError> {
+        self.pieces_under(&keys::holdings_of(a))
+    }
+
+    /// Offers addressed to an account.
+    pub fn offers_in(&self, a: &Address) -> Result<Vec<(Hash32, Piece)>, StoreError> {
+        self.pieces_under(&keys::offers_in_of(a))
+    }
+
+    /// Offers made by an account.
+    pub fn offers_out(&self, a: &Address) -> Result<Vec<(Hash32, Piece)>, StoreError> {
+        self.pieces_under(&keys::offers_out_of(a))
+    }
+
+    /// Every piece ever created under a certificate (its lineage), by id.
+    pub fn lineage(&self, root: &Hash32) -> Result<Vec<(Hash32, Piece)>, StoreError> {
+        self.pieces_under(&keys::lineage_of(root))
+    }
+
+    /// Certificates issued by an obligor.
+    pub fn roots_of(&self, obligor: &Address) -> Result<Vec<Hash32>, StoreError> {
+        Ok(self
+            .snapshot
+            .index_scan(&keys::obligor_roots_of(obligor), None)?
+            .iter()
+            .filter_map(|(k, _)| keys::trailing_id(k))
+            .collect())
+    }
+
+    /// Audit history of a piece, oldest first.
+    pub fn history(&self, piece: &Hash32) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.snapshot
+            .index_scan(&keys::history_of(piece), None)?
+            .iter()
+            .map(|(_, v)| {
+                codec::decode_stored(v).map_err(|e| StoreError::Corrupt {
+                    what: "history".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+use crate::tx::TxBody;

@@ -1,0 +1,38 @@
+//! # cascade-core
+//!
+//! The deterministic ledger of Cascade: splittable receivable certificates issued by an
+//! obligor, split and passed down supplier tiers, discounted with financiers and settled at
+//! maturity. Pure Rust with no networking, FFI or clock: the block driver supplies height
+//! and time, and the same blocks give the same app hash everywhere.
+//!
+//! Start at [`Ledger`]; transactions are built with [`tx::Tx`] and signed with
+//! [`crypto::SecretKey`]. See `docs/` for the design and the ADRs behind it.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod crypto;
+pub mod date;
+pub mod error;
+pub mod event;
+pub mod exec;
+pub mod keys;
+pub mod ledger;
+pub mod money;
+pub mod overlay;
+pub mod pricing;
+pub mod proof;
+pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod tx;
+pub mod types;
+
+pub use crypto::{Address, Hash32, PublicKeyBytes, SecretKey};
+pub use date::Day;
+pub use error::{LedgerError, TxError};
+pub use event::Event;
+pub use ledger::{Ledger, TxReceipt};
+pub use money::{Amount, Currency, Money};
+pub use pricing::{AnnualRate, DayCount, Quote};
+pub use types::*;

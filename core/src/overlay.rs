@@ -1,0 +1,135 @@
+//! Copy-on-write layers over a committed snapshot.
+//!
+//! Execution reads through `tx layer → block layer → snapshot` and writes only to the
+//! transaction layer. A transaction that fails is dropped with its layer, so a rejected
+//! transaction cannot leave a trace (the "state unchanged" rule is kept here, structurally,
+//! rather than by undo code in every handler). A successful one is merged into the block layer.
+
+use crate::codec;
+use crate::store::{ChangeSet, Snapshot, StoreError};
+use borsh::{BorshDeserialize, BorshSerialize};
+use std::collections::BTreeMap;
+
+/// Pending writes, authenticated and index.
+#[derive(Debug, Default, Clone)]
+pub struct Layer {
+    pub(crate) state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pub(crate) index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Layer {
+    /// Applies `other` on top of `self`.
+    pub fn merge(&mut self, other: Layer) {
+        self.state.extend(other.state);
+        self.index.extend(other.index);
+    }
+
+    /// Converts into the set of changes to commit.
+    pub fn into_changes(self) -> ChangeSet {
+        ChangeSet {
+            state: self.state,
+            index: self.index,
+        }
+    }
+}
+
+/// Read-write access for one transaction (or one begin-block step).
+pub struct View<'a> {
+    pub(crate) snapshot: &'a Snapshot,
+    pub(crate) block: &'a Layer,
+    pub(crate) tx: Layer,
+}
+
+impl<'a> View<'a> {
+    /// A fresh transaction layer.
+    pub fn new(snapshot: &'a Snapshot, block: &'a Layer) -> View<'a> {
+        View {
+            snapshot,
+            block,
+            tx: Layer::default(),
+        }
+    }
+
+    /// Raw state read.
+    pub fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.tx.state.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.block.state.get(key) {
+            return Ok(v.clone());
+        }
+        self.snapshot.get(key)
+    }
+
+    /// Typed state read.
+    pub fn get<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.get_raw(key)? {
+            Some(bytes) => {
+                codec::decode_stored(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        what: String::from_utf8_lossy(&key[..key.len().min(8)]).into_owned(),
+                        reason: e.to_string(),
+                    })
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Typed state write.
+    pub fn put<T: BorshSerialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.tx.state.insert(key, Some(codec::encode(value)));
+    }
+
+    /// Index read.
+    pub fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.tx.index.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.block.index.get(key) {
+            return Ok(v.clone());
+        }
+        self.snapshot.index_get(key)
+    }
+
+    /// Index write.
+    pub fn index_put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.tx.index.insert(key, Some(value));
+    }
+
+    /// Index delete.
+    pub fn index_delete(&mut self, key: Vec<u8>) {
+        self.tx.index.insert(key, None);
+    }
+
+    /// Index keys under `prefix` (up to `upper` inclusive), merged across all layers, in order.
+    pub fn index_scan(
+        &self,
+        prefix: &[u8],
+        upper: Option<&[u8]>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
+            .snapshot
+            .index_scan(prefix, upper)?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        for layer in [&self.block.index, &self.tx.index] {
+            for (k, v) in layer.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) || upper.is_some_and(|u| k.as_slice() > u) {
+                    break;
+                }
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+
+    /// The writes of this transaction.
+    pub fn into_layer(self) -> Layer {
+        self.tx
+    }
+}

@@ -1,0 +1,388 @@
+//! Persistent storage: redb tables holding the Jellyfish Merkle tree, its values and
+//! the non-authenticated indexes.
+//!
+//! Invariant: everything one block changes (state values, tree nodes, indexes, the
+//! committed height and app hash) is written in **one** redb write transaction, so a
+//! process killed at any point reopens at the last committed block, never between two.
+//!
+//! Layout:
+//! - `values`: `key_hash(32) || version(8, BE)` → `1 || value` (or `0` for a deletion).
+//!   Values are versioned so proofs can be served at any committed height.
+//! - `nodes`: borsh `NodeKey` → borsh `Node` (the JMT; archive mode, nothing pruned yet).
+//! - `index`: raw key → value, for lookups the app hash does not cover (lists by holder,
+//!   lineage, expiry queue, history). They are rebuilt deterministically with the state.
+//! - `preimages`: key hash → key, which ICS-23 non-membership proofs need for the
+//!   neighbouring leaves.
+//! - `meta`: committed height and app hash.
+
+use crate::codec;
+use crate::crypto::Hash32;
+use jmt::storage::{Node, NodeKey, TreeReader};
+use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
+use redb::{Database, ReadOnlyTable, TableDefinition};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("values");
+const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
+const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("index");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const PREIMAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("preimages");
+
+const META_HEIGHT: &str = "height";
+const META_APP_HASH: &str = "app_hash";
+
+/// A storage failure. The operation that hit it had no effect.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// redb reported an error.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The Merkle tree reported an error.
+    #[error("merkle tree error: {0}")]
+    Tree(String),
+    /// Stored bytes did not decode: the database is corrupt or from another version.
+    #[error("corrupt record under {what}: {reason}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// Decoder message.
+        reason: String,
+    },
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Database(e.to_string()) }
+        }
+    )*};
+}
+db_err!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Hash of a state key, as the tree indexes it.
+pub fn key_hash(key: &[u8]) -> KeyHash {
+    KeyHash::with::<sha2::Sha256>(key)
+}
+
+fn value_key(kh: &KeyHash, version: Version) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(&kh.0);
+    k[32..].copy_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// Changes of one block, ready to commit.
+#[derive(Debug, Default)]
+pub struct ChangeSet {
+    /// Authenticated state: key → new value (`None` deletes).
+    pub state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Index entries: key → new value (`None` deletes).
+    pub index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// The ledger's database.
+pub struct Store {
+    db: Arc<Database>,
+}
+
+/// What a commit produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// Version (block height) committed.
+    pub version: u64,
+    /// Root of the state tree: the app hash.
+    pub app_hash: Hash32,
+}
+
+impl Store {
+    /// Opens (or creates) a database file.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::builder().create(path)?;
+        Store::init(db)
+    }
+
+    /// A database in memory, for tests and demos.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Store::init(db)
+    }
+
+    fn init(db: Database) -> Result<Store, StoreError> {
+        let w = db.begin_write()?;
+        {
+            w.open_table(VALUES)?;
+            w.open_table(NODES)?;
+            w.open_table(INDEX)?;
+            w.open_table(META)?;
+            w.open_table(PREIMAGES)?;
+        }
+        w.commit()?;
+        Ok(Store { db: Arc::new(db) })
+    }
+
+    /// A consistent snapshot of the last committed state.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(Snapshot {
+            values: txn.open_table(VALUES)?,
+            nodes: txn.open_table(NODES)?,
+            index: txn.open_table(INDEX)?,
+            meta: txn.open_table(META)?,
+            preimages: txn.open_table(PREIMAGES)?,
+        })
+    }
+
+    /// Commits one block's changes as tree version `version`, atomically.
+    pub fn commit(&self, version: Version, changes: ChangeSet) -> Result<Committed, StoreError> {
+        let snapshot = self.snapshot()?;
+        let tree = Sha256Jmt::new(&snapshot);
+        let mut new_keys = Vec::new();
+        let value_set: Vec<(KeyHash, Option<OwnedValue>)> = changes
+            .state
+            .into_iter()
+            .map(|(k, v)| {
+                let kh = key_hash(&k);
+                if v.is_some() {
+                    new_keys.push((kh, k));
+                }
+                (kh, v)
+            })
+            .collect();
+        let (root, batch) = tree
+            .put_value_set(value_set, version)
+            .map_err(|e| StoreError::Tree(e.to_string()))?;
+        drop(snapshot);
+
+        let w = self.db.begin_write()?;
+        {
+            let mut nodes = w.open_table(NODES)?;
+            for (node_key, node) in batch.node_batch.nodes() {
+                nodes.insert(
+                    codec::encode(node_key).as_slice(),
+                    codec::encode(node).as_slice(),
+                )?;
+            }
+            let mut values = w.open_table(VALUES)?;
+            for ((v, kh), value) in batch.node_batch.values() {
+                let stored = match value {
+                    Some(bytes) => {
+                        let mut s = Vec::with_capacity(bytes.len() + 1);
+                        s.push(1u8);
+                        s.extend_from_slice(bytes);
+                        s
+                    }
+                    None => vec![0u8],
+                };
+                values.insert(value_key(kh, *v).as_slice(), stored.as_slice())?;
+            }
+            let mut preimages = w.open_table(PREIMAGES)?;
+            for (kh, k) in &new_keys {
+                preimages.insert(kh.0.as_slice(), k.as_slice())?;
+            }
+            let mut index = w.open_table(INDEX)?;
+            for (k, v) in &changes.index {
+                match v {
+                    Some(v) => index.insert(k.as_slice(), v.as_slice())?,
+                    None => index.remove(k.as_slice())?,
+                };
+            }
+            let mut meta = w.open_table(META)?;
+            meta.insert(META_HEIGHT, version.to_be_bytes().as_slice())?;
+            meta.insert(META_APP_HASH, root.0.as_slice())?;
+        }
+        w.commit()?;
+        Ok(Committed {
+            version,
+            app_hash: Hash32(root.0),
+        })
+    }
+}
+
+/// A read-only view of one committed version of the store.
+pub struct Snapshot {
+    values: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    index: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    preimages: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl Snapshot {
+    /// Last committed (height, app hash), or `None` for an empty store.
+    pub fn committed(&self) -> Result<Option<Committed>, StoreError> {
+        let height = match self.meta.get(META_HEIGHT)? {
+            Some(v) => u64::from_be_bytes(
+                v.value()
+                    .try_into()
+                    .map_err(|_| corrupt("meta height", "length"))?,
+            ),
+            None => return Ok(None),
+        };
+        let hash = match self.meta.get(META_APP_HASH)? {
+            Some(v) => Hash32(
+                v.value()
+                    .try_into()
+                    .map_err(|_| corrupt("meta app hash", "length"))?,
+            ),
+            None => return Err(corrupt("meta app hash", "missing")),
+        };
+        Ok(Some(Committed {
+            version: height,
+            app_hash: hash,
+        }))
+    }
+
+    /// Latest value of a state key at or below `version`.
+    pub fn get_at(&self, kh: KeyHash, version: Version) -> Result<Option<Vec<u8>>, StoreError> {
+        let lo = value_key(&kh, 0);
+        let hi = value_key(&kh, version);
+        let mut range = self.values.range(lo.as_slice()..=hi.as_slice())?;
+        match range.next_back() {
+            Some(entry) => {
+                let (_, v) = entry?;
+                let v = v.value();
+                match v.first() {
+                    Some(1) => Ok(Some(v[1..].to_vec())),
+                    Some(0) => Ok(None),
+                    _ => Err(corrupt("state value", "bad tag")),
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Latest committed value of a state key.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_at(key_hash(key), Version::MAX)
+    }
+
+    /// An index entry.
+    pub fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.index.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Index entries whose key starts with `prefix` and is at most `upper` (inclusive), in key order.
+    pub fn index_scan(
+        &self,
+        prefix: &[u8],
+        upper: Option<&[u8]>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.index.range(prefix..)? {
+            let (k, v) = entry?;
+            let k = k.value();
+            if !k.starts_with(prefix) || upper.is_some_and(|u| k > u) {
+                break;
+            }
+            out.push((k.to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The state tree at this snapshot (for proofs).
+    pub fn tree(&self) -> Sha256Jmt<'_, Snapshot> {
+        Sha256Jmt::new(self)
+    }
+}
+
+fn corrupt(what: &str, reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl TreeReader for Snapshot {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let key = codec::encode(node_key);
+        match self.nodes.get(key.as_slice())? {
+            Some(v) => Ok(Some(codec::decode_stored(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self.get_at(key_hash, max_version)?)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, jmt::storage::LeafNode)>> {
+        // Only used when restoring a tree from a state-sync snapshot, which Cascade does not do.
+        Err(anyhow::anyhow!("state restore is not supported"))
+    }
+}
+
+impl jmt::storage::HasPreimage for Snapshot {
+    fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self
+            .preimages
+            .get(key_hash.0.as_slice())?
+            .map(|v| v.value().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(pairs: &[(&str, Option<&str>)]) -> ChangeSet {
+        let mut c = ChangeSet::default();
+        for (k, v) in pairs {
+            c.state
+                .insert(k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec()));
+        }
+        c
+    }
+
+    #[test]
+    fn versions_and_deletes() {
+        let s = Store::in_memory().unwrap();
+        let c0 = s
+            .commit(0, set(&[("a", Some("1")), ("b", Some("2"))]))
+            .unwrap();
+        let c1 = s.commit(1, set(&[("a", Some("3")), ("b", None)])).unwrap();
+        assert_ne!(c0.app_hash, c1.app_hash);
+        let snap = s.snapshot().unwrap();
+        assert_eq!(snap.get(b"a").unwrap(), Some(b"3".to_vec()));
+        assert_eq!(snap.get(b"b").unwrap(), None);
+        assert_eq!(snap.get_at(key_hash(b"a"), 0).unwrap(), Some(b"1".to_vec()));
+        assert_eq!(snap.committed().unwrap(), Some(c1));
+    }
+
+    #[test]
+    fn same_changes_same_root_regardless_of_store() {
+        let a = Store::in_memory().unwrap();
+        let b = Store::in_memory().unwrap();
+        let ca = a
+            .commit(0, set(&[("x", Some("1")), ("y", Some("2"))]))
+            .unwrap();
+        let cb = b
+            .commit(0, set(&[("y", Some("2")), ("x", Some("1"))]))
+            .unwrap();
+        assert_eq!(ca.app_hash, cb.app_hash);
+    }
+
+    #[test]
+    fn reopen_keeps_last_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let c = {
+            let s = Store::open(&path).unwrap();
+            s.commit(0, set(&[("k", Some("v"))])).unwrap()
+        };
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.snapshot().unwrap().committed().unwrap(), Some(c));
+    }
+}

@@ -1,0 +1,361 @@
+//! Signed transactions.
+//!
+//! Wire format: the canonical borsh encoding of [`SignedTx`]. Decoding rejects any byte
+//! string that is not the unique encoding of its value (see `codec.rs`), signatures are
+//! low-S and domain separated, and the transaction hash is SHA-256 of the wire bytes.
+//! Verification is split from execution ([`DecodedTx::verify`] returns a [`VerifiedTx`]) so a
+//! node can verify a signature once and cache the result between mempool and block execution.
+
+use crate::codec::{self, DecodeError};
+use crate::crypto::{
+    self, Address, CryptoError, Hash32, PublicKeyBytes, SecretKey, SignatureBytes,
+};
+use crate::date::Day;
+use crate::money::{Amount, Currency, Money};
+use crate::pricing::AnnualRate;
+use crate::types::{DocumentHash, Params, PieceId, Roles, RootId};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// One recipient of a split-transfer.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Output {
+    /// Recipient (must be a registered, active supplier).
+    pub to: Address,
+    /// Face value transferred.
+    pub amount: Amount,
+}
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub enum TxBody {
+    /// Operator: register a participant.
+    RegisterParticipant {
+        /// Key of the new participant.
+        public_key: PublicKeyBytes,
+        /// Roles granted.
+        roles: Roles,
+        /// Hash of the legal identity.
+        legal_id_hash: Hash32,
+    },
+    /// Operator: change a participant's roles or (de)activate it.
+    UpdateParticipant {
+        /// Participant to change.
+        address: Address,
+        /// New roles.
+        roles: Roles,
+        /// Active flag.
+        active: bool,
+    },
+    /// Financier or operator: set the limit of the credit line it grants an obligor.
+    SetCreditLine {
+        /// Obligor receiving the line.
+        obligor: Address,
+        /// Currency of the line.
+        currency: Currency,
+        /// New limit (not below what is in use).
+        limit: Amount,
+    },
+    /// Buyer or seller: anchor a trade document by hash.
+    AnchorDocument {
+        /// SHA-256 of the document.
+        hash: DocumentHash,
+        /// Amount of the invoice or contract.
+        amount: Money,
+        /// Buyer (the obligor).
+        buyer: Address,
+        /// Seller (the tier-1 supplier).
+        seller: Address,
+    },
+    /// Operator: replace the ledger parameters.
+    UpdateParams {
+        /// New parameters.
+        params: Params,
+    },
+    /// Obligor: issue a certificate to the document's seller (pending until accepted).
+    Issue {
+        /// Tier-1 supplier (must be the document's seller).
+        to: Address,
+        /// Face value.
+        amount: Amount,
+        /// Currency (must be the document's).
+        currency: Currency,
+        /// Maturity day.
+        maturity: Day,
+        /// Trade document backing it.
+        document: DocumentHash,
+        /// Grantor of the credit line to consume.
+        credit_grantor: Address,
+    },
+    /// Recipient: accept a pending piece.
+    Accept {
+        /// Piece offered.
+        piece: PieceId,
+    },
+    /// Recipient: refuse an offer (a pending piece or a financing request).
+    Reject {
+        /// Piece offered.
+        piece: PieceId,
+    },
+    /// Sender: withdraw an offer before it is answered.
+    Cancel {
+        /// Piece offered.
+        piece: PieceId,
+    },
+    /// Holder: split a piece and offer parts to suppliers; the rest comes back as change.
+    Transfer {
+        /// Piece to split.
+        piece: PieceId,
+        /// Recipients and amounts.
+        outputs: Vec<Output>,
+    },
+    /// Holder: combine pieces of the same certificate into one.
+    Merge {
+        /// Pieces to combine (at least two, distinct).
+        pieces: Vec<PieceId>,
+    },
+    /// Holder: ask a financier to discount `amount` of a piece at `rate`.
+    RequestFinancing {
+        /// Piece to finance.
+        piece: PieceId,
+        /// Financier asked.
+        financier: Address,
+        /// Face value to finance (the rest stays with the holder).
+        amount: Amount,
+        /// Annual discount rate.
+        rate: AnnualRate,
+    },
+    /// Financier: accept a financing request; the piece becomes the financier's.
+    AcceptFinancing {
+        /// Piece whose financing was requested.
+        piece: PieceId,
+        /// Reference of the off-ledger payment of the proceeds.
+        payment_reference: String,
+    },
+    /// Obligor: pay a certificate on or after maturity.
+    Settle {
+        /// Certificate to settle.
+        root: RootId,
+    },
+    /// Anyone registered: mark a certificate overdue after maturity plus grace.
+    MarkOverdue {
+        /// Certificate.
+        root: RootId,
+    },
+    /// Operator or auditor: freeze a piece.
+    Freeze {
+        /// Piece.
+        piece: PieceId,
+        /// Reason code.
+        reason: u16,
+    },
+    /// Operator or auditor: lift a freeze.
+    Unfreeze {
+        /// Piece.
+        piece: PieceId,
+    },
+}
+
+impl TxBody {
+    /// Short name of the transaction kind (event attribute, logs).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TxBody::RegisterParticipant { .. } => "register-participant",
+            TxBody::UpdateParticipant { .. } => "update-participant",
+            TxBody::SetCreditLine { .. } => "set-credit-line",
+            TxBody::AnchorDocument { .. } => "anchor-document",
+            TxBody::UpdateParams { .. } => "update-params",
+            TxBody::Issue { .. } => "issue",
+            TxBody::Accept { .. } => "accept",
+            TxBody::Reject { .. } => "reject",
+            TxBody::Cancel { .. } => "cancel",
+            TxBody::Transfer { .. } => "transfer",
+            TxBody::Merge { .. } => "merge",
+            TxBody::RequestFinancing { .. } => "request-financing",
+            TxBody::AcceptFinancing { .. } => "accept-financing",
+            TxBody::Settle { .. } => "settle",
+            TxBody::MarkOverdue { .. } => "mark-overdue",
+            TxBody::Freeze { .. } => "freeze",
+            TxBody::Unfreeze { .. } => "unfreeze",
+        }
+    }
+}
+
+/// The signed part of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Tx {
+    /// Chain this transaction is for.
+    pub chain_id: String,
+    /// Signer's public key.
+    pub signer: PublicKeyBytes,
+    /// Signer's nonce: must equal the account's next nonce.
+    pub nonce: u64,
+    /// Last block height at which the transaction may be included.
+    pub expiry_height: u64,
+    /// What it does.
+    pub body: TxBody,
+}
+
+impl Tx {
+    /// The digest that is signed: `SHA-256(SIGN_DOMAIN || encode(tx))`.
+    pub fn sign_digest(&self) -> [u8; 32] {
+        crypto::sha256_parts(&[crypto::SIGN_DOMAIN, &codec::encode(self)])
+    }
+
+    /// Signs with `key` (which must match `signer`).
+    pub fn sign(self, key: &SecretKey) -> SignedTx {
+        let signature = key.sign_prehash(&self.sign_digest());
+        SignedTx {
+            tx: self,
+            signature,
+        }
+    }
+}
+
+/// A transaction with its signature: the wire format.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SignedTx {
+    /// Signed content.
+    pub tx: Tx,
+    /// Low-S ECDSA signature over [`Tx::sign_digest`].
+    pub signature: SignatureBytes,
+}
+
+impl SignedTx {
+    /// The canonical wire bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+}
+
+/// Why transaction bytes were refused before touching state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TxDecodeError {
+    /// Larger than the configured maximum.
+    #[error("transaction is {size} bytes; the limit is {limit}")]
+    TooLarge {
+        /// Size received.
+        size: usize,
+        /// Configured limit.
+        limit: usize,
+    },
+    /// Not a valid canonical encoding.
+    #[error(transparent)]
+    Encoding(#[from] DecodeError),
+}
+
+/// Decoded wire bytes whose signature has not been checked yet.
+#[derive(Clone, Debug)]
+pub struct DecodedTx {
+    /// Content.
+    pub signed: SignedTx,
+    /// SHA-256 of the wire bytes.
+    pub hash: Hash32,
+}
+
+impl DecodedTx {
+    /// Decodes wire bytes (size limit first, then canonical decoding).
+    pub fn decode(bytes: &[u8], max_bytes: usize) -> Result<DecodedTx, TxDecodeError> {
+        if bytes.len() > max_bytes {
+            return Err(TxDecodeError::TooLarge {
+                size: bytes.len(),
+                limit: max_bytes,
+            });
+        }
+        let signed: SignedTx = codec::decode_canonical(bytes)?;
+        Ok(DecodedTx {
+            signed,
+            hash: Hash32(crypto::sha256(bytes)),
+        })
+    }
+
+    /// Checks the signature against the signer's key.
+    pub fn verify(self) -> Result<VerifiedTx, CryptoError> {
+        let key = self.signed.tx.signer.verifying_key()?;
+        crypto::verify_prehash(&key, &self.signed.tx.sign_digest(), &self.signed.signature)?;
+        let signer = self.signed.tx.signer.address();
+        Ok(VerifiedTx {
+            tx: self.signed.tx,
+            hash: self.hash,
+            signer,
+        })
+    }
+}
+
+/// A transaction whose encoding and signature have been checked. Only this type can be
+/// executed, so no code path can apply an unverified transaction.
+#[derive(Clone, Debug)]
+pub struct VerifiedTx {
+    tx: Tx,
+    hash: Hash32,
+    signer: Address,
+}
+
+impl VerifiedTx {
+    /// Content.
+    pub fn tx(&self) -> &Tx {
+        &self.tx
+    }
+    /// Hash of the wire bytes.
+    pub fn hash(&self) -> Hash32 {
+        self.hash
+    }
+    /// Address of the signer.
+    pub fn signer(&self) -> Address {
+        self.signer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(key: &SecretKey) -> SignedTx {
+        Tx {
+            chain_id: "t".into(),
+            signer: key.public_key(),
+            nonce: 0,
+            expiry_height: 10,
+            body: TxBody::Accept {
+                piece: Hash32([7; 32]),
+            },
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn decode_verify_round_trip() {
+        let key = SecretKey::from_seed(b"k");
+        let bytes = sample(&key).to_bytes();
+        let v = DecodedTx::decode(&bytes, 4096).unwrap().verify().unwrap();
+        assert_eq!(v.signer(), key.address());
+        assert_eq!(v.hash().0, crypto::sha256(&bytes));
+    }
+
+    #[test]
+    fn tampering_breaks_signature() {
+        let key = SecretKey::from_seed(b"k");
+        let mut s = sample(&key);
+        s.tx.nonce = 1;
+        let bytes = s.to_bytes();
+        assert_eq!(
+            DecodedTx::decode(&bytes, 4096)
+                .unwrap()
+                .verify()
+                .unwrap_err(),
+            CryptoError::BadSignature
+        );
+    }
+
+    #[test]
+    fn size_limit_is_checked_first() {
+        let err = DecodedTx::decode(&[0u8; 100], 50).unwrap_err();
+        assert_eq!(
+            err,
+            TxDecodeError::TooLarge {
+                size: 100,
+                limit: 50
+            }
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! End-to-end lifecycle across three tiers: issue, accept, split down the tiers, finance, settle.
+
+use cascade_core::testkit::{cny, Fixture};
+use cascade_core::tx::TxBody;
+use cascade_core::*;
+
+#[test]
+fn three_tier_lifecycle_settles_every_piece_to_its_holder() {
+    let mut fx = Fixture::standard();
+    let root = fx.issue_accepted("t1", 1_000_000_00, 90);
+    let (t2, change1) = fx.transfer("t1", root, &[("t2a", 600_000_00), ("t2b", 100_000_00)]);
+    fx.ok("t2a", TxBody::Accept { piece: t2[0] });
+    fx.ok("t2b", TxBody::Accept { piece: t2[1] });
+    let (t3, change2) = fx.transfer("t2a", t2[0], &[("t3a", 250_000_00)]);
+    fx.ok("t3a", TxBody::Accept { piece: t3[0] });
+
+    // t3a finances 200,000.00 of its 250,000.00 with the bank at 4.35 %.
+    let bank = fx.addr("bank");
+    let r = fx.ok(
+        "t3a",
+        TxBody::RequestFinancing {
+            piece: t3[0],
+            financier: bank,
+            amount: Amount(200_000_00),
+            rate: AnnualRate(43_500),
+        },
+    );
+    let locked = match &r.events[0] {
+        Event::FinancingRequested { piece, change, .. } => {
+            assert!(change.is_some());
+            *piece
+        }
+        e => panic!("unexpected {e:?}"),
+    };
+    let r = fx.ok(
+        "bank",
+        TxBody::AcceptFinancing {
+            piece: locked,
+            payment_reference: "SWIFT-001".into(),
+        },
+    );
+    let Event::Financed {
+        quote,
+        piece: financed,
+        ..
+    } = &r.events[0]
+    else {
+        panic!("{:?}", r.events)
+    };
+    assert_eq!(quote.interest.0 + quote.proceeds.0, 200_000_00);
+    let days = quote.days;
+    // 20,000,000 fen × 0.0435 × days / 360, half-up.
+    assert_eq!(
+        quote.interest.0 as u128,
+        (20_000_000u128 * 43_500 * days as u128 + 180_000_000) / 360_000_000
+    );
+    assert_eq!(fx.ledger.piece(financed).unwrap().unwrap().holder, bank);
+
+    let t1_holdings = fx.ledger.holdings(&fx.addr("t1")).unwrap();
+    assert_eq!(t1_holdings.len(), 1);
+    assert_eq!(t1_holdings[0].0, change1.unwrap());
+    assert_eq!(fx.ledger.account(&fx.addr("t2a")).unwrap().holdings, 1);
+    assert!(change2.is_some());
+
+    // Settlement before maturity is refused; at maturity every outstanding piece is paid.
+    assert!(matches!(
+        fx.err("core", TxBody::Settle { root }),
+        TxError::NotMatured { .. }
+    ));
+    fx.advance_days(90);
+    let r = fx.ok("core", TxBody::Settle { root });
+    let Event::Settled {
+        total,
+        entries,
+        late,
+        ..
+    } = &r.events[0]
+    else {
+        panic!()
+    };
+    assert_eq!(*total, Amount(1_000_000_00));
+    assert!(!late);
+    let sum: u64 = entries.iter().map(|e| e.amount.0).sum();
+    assert_eq!(sum, 1_000_000_00);
+    let paid_to_bank: u64 = entries
+        .iter()
+        .filter(|e| e.payee == bank)
+        .map(|e| e.amount.0)
+        .sum();
+    assert_eq!(paid_to_bank, 200_000_00);
+    assert_eq!(
+        entries.len(),
+        5,
+        "t1 change, t2a change, t2b, t3a change, bank"
+    );
+    let line = fx
+        .ledger
+        .credit_line(&fx.addr("core"), &cny(), &bank)
+        .unwrap()
+        .unwrap();
+    assert_eq!(line.used, Amount::ZERO);
+    assert_eq!(
+        fx.ledger
+            .obligor_record(&fx.addr("core"))
+            .unwrap()
+            .settled_on_time,
+        1
+    );
+    assert!(fx.ledger.holdings(&fx.addr("t1")).unwrap().is_empty());
+
+    // Lineage with completeness proof verifies against the app hash.
+    let app_hash = fx.ledger.committed().unwrap().app_hash;
+    let proof = fx.ledger.prove_lineage(&root).unwrap();
+    let (rec, pieces) = proof.verify(&app_hash).unwrap();
+    assert_eq!(rec.status, RootStatus::Settled);
+    assert_eq!(pieces.len() as u32, rec.piece_count);
+}
