@@ -18,7 +18,13 @@ use crate::tx::{DecodedTx, VerifiedTx};
 use crate::types::*;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
+use crate::crypto::PublicKeyBytes;
+use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Parsed public keys kept in memory. Parsing is a pure function of the bytes, so the cache
+/// cannot affect results, only speed.
+const KEY_CACHE_CAPACITY: usize = 65_536;
 
 /// Longest chain id accepted (CometBFT's limit).
 pub const MAX_CHAIN_ID_LEN: usize = 50;
@@ -62,6 +68,7 @@ pub struct Ledger {
     params: Params,
     last_day: Day,
     block: Option<OpenBlock>,
+    key_cache: BTreeMap<PublicKeyBytes, k256::ecdsa::VerifyingKey>,
 }
 
 impl Ledger {
@@ -86,6 +93,7 @@ impl Ledger {
             params: Params::default(),
             last_day: Day(0),
             block: None,
+            key_cache: BTreeMap::new(),
         };
         if committed.is_some() {
             ledger.reload_meta()?;
@@ -238,7 +246,20 @@ impl Ledger {
             .as_ref()
             .map_or(self.params.max_tx_bytes, |b| b.env.params.max_tx_bytes)
             as usize;
-        let verified = DecodedTx::decode(bytes, max)?.verify()?;
+        let decoded = DecodedTx::decode(bytes, max)?;
+        let signer = decoded.signed.tx.signer;
+        let key = match self.key_cache.get(&signer) {
+            Some(k) => *k,
+            None => {
+                let k = signer.verifying_key()?;
+                if self.key_cache.len() >= KEY_CACHE_CAPACITY {
+                    self.key_cache.clear();
+                }
+                self.key_cache.insert(signer, k);
+                k
+            }
+        };
+        let verified = decoded.verify_with_key(&key)?;
         self.apply(&verified)
     }
 

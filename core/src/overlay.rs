@@ -6,7 +6,7 @@
 //! rather than by undo code in every handler). A successful one is merged into the block layer.
 
 use crate::codec;
-use crate::store::{ChangeSet, Snapshot, StoreError};
+use crate::store::{ChangeSet, IndexEntries, Snapshot, StoreError};
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::BTreeMap;
 
@@ -107,7 +107,7 @@ impl<'a> View<'a> {
         &self,
         prefix: &[u8],
         upper: Option<&[u8]>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<IndexEntries, StoreError> {
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
             .snapshot
             .index_scan(prefix, upper)?

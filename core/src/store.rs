@@ -68,6 +68,9 @@ db_err!(
     redb::CommitError
 );
 
+/// Index entries as (key, value) pairs, in key order.
+pub type IndexEntries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Hash of a state key, as the tree indexes it.
 pub fn key_hash(key: &[u8]) -> KeyHash {
     KeyHash::with::<sha2::Sha256>(key)
@@ -275,7 +278,7 @@ impl Snapshot {
         &self,
         prefix: &[u8],
         upper: Option<&[u8]>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<IndexEntries, StoreError> {
         let mut out = Vec::new();
         for entry in self.index.range(prefix..)? {
             let (k, v) = entry?;

@@ -44,6 +44,7 @@ pub struct Fixture {
     /// Transactions default to expire this many blocks after the next one.
     pub ttl: u64,
     docs: u64,
+    genesis: Genesis,
 }
 
 /// `CNY`, the fixtures' currency.
@@ -82,7 +83,15 @@ impl Fixture {
             time: GENESIS_TIME + 3600,
             ttl: 100,
             docs: 0,
+            genesis,
         }
+    }
+
+    /// The genesis the fixture's ledger was initialised with. Pass it to
+    /// [`Ledger::init_chain`] of another ledger (e.g. one opened on disk with
+    /// [`Ledger::open`]) to replay the fixture's signed transactions there.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
     }
 
     /// The standard cast with default parameters and a 10,000,000.00 CNY credit line from `bank` to `core`.

@@ -272,7 +272,13 @@ impl DecodedTx {
     /// Checks the signature against the signer's key.
     pub fn verify(self) -> Result<VerifiedTx, CryptoError> {
         let key = self.signed.tx.signer.verifying_key()?;
-        crypto::verify_prehash(&key, &self.signed.tx.sign_digest(), &self.signed.signature)?;
+        self.verify_with_key(&key)
+    }
+
+    /// Checks the signature with an already parsed key for `signed.tx.signer` (callers cache
+    /// parsed keys: decompressing a point costs a noticeable share of a verification).
+    pub fn verify_with_key(self, key: &k256::ecdsa::VerifyingKey) -> Result<VerifiedTx, CryptoError> {
+        crypto::verify_prehash(key, &self.signed.tx.sign_digest(), &self.signed.signature)?;
         let signer = self.signed.tx.signer.address();
         Ok(VerifiedTx {
             tx: self.signed.tx,
