@@ -2,8 +2,9 @@
 //!
 //! - An account is a compressed SEC1 public key (33 bytes); its [`Address`] is the first
 //!   20 bytes of SHA-256 of that key.
-//! - A signature covers `SHA-256(SIGN_DOMAIN || chain-id-free transaction bytes)`; the
-//!   domain tag keeps a Cascade signature from ever being valid for another protocol.
+//! - A signature covers `SHA-256(SIGN_DOMAIN || encoded transaction)`, chain id included, so
+//!   it is valid on one chain only; the domain tag keeps a Cascade signature from ever
+//!   being valid for another protocol.
 //! - Only low-S signatures are accepted, so a signature cannot be re-shaped into a second
 //!   valid one (ECDSA's (r, s) / (r, n−s) malleability).
 //! - Secret keys live in [`SecretKey`], which zeroizes on drop and never prints itself.
