@@ -677,11 +677,13 @@ impl<'v, 'a> Exec<'v, 'a> {
         if amount.amount.is_zero() {
             return Err(TxError::ZeroAmount);
         }
-        if signer != *buyer && signer != *seller {
+        // Only the buyer anchors: it is the buyer's debt the document proves, and letting the
+        // seller anchor first would let a supplier squat an invoice hash with another amount.
+        if signer != *buyer {
             return Err(TxError::Unauthorized {
                 signer,
                 action: "anchor this document",
-                reason: "only its buyer or seller may",
+                reason: "only its buyer (the obligor) may",
             });
         }
         if buyer == seller {

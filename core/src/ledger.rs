@@ -5,6 +5,7 @@
 //! a clock or does I/O beyond the store: the block's height and time are inputs.
 
 use crate::codec;
+use crate::crypto::PublicKeyBytes;
 use crate::crypto::{Address, Hash32};
 use crate::date::Day;
 use crate::error::{LedgerError, TxError};
@@ -18,7 +19,6 @@ use crate::tx::{DecodedTx, VerifiedTx};
 use crate::types::*;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use crate::crypto::PublicKeyBytes;
 use std::collections::BTreeMap;
 use std::path::Path;
 

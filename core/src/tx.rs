@@ -56,7 +56,7 @@ pub enum TxBody {
         /// New limit (not below what is in use).
         limit: Amount,
     },
-    /// Buyer or seller: anchor a trade document by hash.
+    /// Buyer (the obligor): anchor a trade document by hash, confirming the debt.
     AnchorDocument {
         /// SHA-256 of the document.
         hash: DocumentHash,
@@ -277,7 +277,10 @@ impl DecodedTx {
 
     /// Checks the signature with an already parsed key for `signed.tx.signer` (callers cache
     /// parsed keys: decompressing a point costs a noticeable share of a verification).
-    pub fn verify_with_key(self, key: &k256::ecdsa::VerifyingKey) -> Result<VerifiedTx, CryptoError> {
+    pub fn verify_with_key(
+        self,
+        key: &k256::ecdsa::VerifyingKey,
+    ) -> Result<VerifiedTx, CryptoError> {
         crypto::verify_prehash(key, &self.signed.tx.sign_digest(), &self.signed.signature)?;
         let signer = self.signed.tx.signer.address();
         Ok(VerifiedTx {

@@ -88,7 +88,7 @@ fn financing_body(fx: &Fixture, piece: Hash32, financier: &str, amount: u64, rat
     }
 }
 
-/// A body `core` (buyer) or `t1` (seller) may always sign: anchors a fresh invoice.
+/// A body `core` (the buyer) may always sign: anchors a fresh invoice sold by `t1`.
 fn anchor_body(fx: &Fixture, label: &str) -> TxBody {
     TxBody::AnchorDocument {
         hash: h(label),
@@ -317,8 +317,8 @@ fn envelope_unknown_signer_is_rejected_until_registered() {
             amount: Amount(1_000 * YUAN),
             currency: cny(),
         },
-        buyer: core,
-        seller: stranger,
+        buyer: stranger,
+        seller: fx.addr("t1"),
     };
     let e = fx.err("stranger", body.clone());
     assert!(
@@ -332,7 +332,7 @@ fn envelope_unknown_signer_is_rejected_until_registered() {
         "operator",
         TxBody::RegisterParticipant {
             public_key,
-            roles: Roles::SUPPLIER,
+            roles: Roles::OBLIGOR,
             legal_id_hash: h("stranger-id"),
         },
     );
@@ -344,6 +344,8 @@ fn envelope_deactivated_participant_can_neither_sign_nor_receive() {
     let mut fx = Fixture::standard();
     let t1 = fx.addr("t1");
     let doc = fx.anchor("t1", 1_000 * YUAN);
+    // An offer t1 could answer, made while t1 is still active.
+    let pending = fx.issue("t1", 500 * YUAN, 30);
     fx.ok(
         "operator",
         TxBody::UpdateParticipant {
@@ -352,7 +354,7 @@ fn envelope_deactivated_participant_can_neither_sign_nor_receive() {
             active: false,
         },
     );
-    let e = fx.err("t1", anchor_body(&fx, "by-t1"));
+    let e = fx.err("t1", TxBody::Reject { piece: pending });
     assert!(
         matches!(e, TxError::Inactive { address } if address == t1),
         "{e:?}"
@@ -372,7 +374,7 @@ fn envelope_deactivated_participant_can_neither_sign_nor_receive() {
             active: true,
         },
     );
-    fx.ok("t1", anchor_body(&fx, "by-t1"));
+    fx.ok("t1", TxBody::Reject { piece: pending });
     fx.ok("core", body);
 }
 
@@ -1362,13 +1364,13 @@ fn document_cannot_be_anchored_twice() {
     let mut fx = Fixture::standard();
     fx.ok("core", anchor_body(&fx, "inv"));
     let original = fx.ledger.document(&h("inv")).unwrap().unwrap();
-    // Not by the buyer, nor by the seller, nor with different figures.
+    // Not again, and not with different figures.
     let mut other = anchor_body(&fx, "inv");
     if let TxBody::AnchorDocument { amount, .. } = &mut other {
         amount.amount = Amount(9_999 * YUAN);
     }
-    for (name, body) in [("core", anchor_body(&fx, "inv")), ("t1", other)] {
-        let e = fx.err(name, body);
+    for body in [anchor_body(&fx, "inv"), other] {
+        let e = fx.err("core", body);
         assert!(
             matches!(e, TxError::DocumentExists { hash } if hash == h("inv")),
             "{e:?}"
@@ -2228,4 +2230,19 @@ fn terms_are_fixed_at_issue_and_never_change() {
         fx.ledger.clearing(&root_id).unwrap().unwrap().total,
         Amount(1_000_000 * YUAN)
     );
+}
+
+#[test]
+fn document_only_the_buyer_anchors() {
+    let mut fx = Fixture::standard();
+    // The seller cannot anchor (it could otherwise squat the invoice hash with another amount).
+    let e = fx.err("t1", anchor_body(&fx, "squat"));
+    assert!(
+        matches!(e, TxError::Unauthorized { signer, .. } if signer == fx.addr("t1")),
+        "{e:?}"
+    );
+    assert_eq!(fx.ledger.document(&h("squat")).unwrap(), None);
+    // The buyer still can, afterwards.
+    fx.ok("core", anchor_body(&fx, "squat"));
+    assert!(fx.ledger.document(&h("squat")).unwrap().is_some());
 }
