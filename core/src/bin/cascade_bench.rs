@@ -25,11 +25,17 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { txs: 20_000, block: 1_000 };
+    let mut args = Args {
+        txs: 20_000,
+        block: 1_000,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Result<usize, String> {
-            it.next().and_then(|v| v.parse().ok()).filter(|n| *n > 0).ok_or(format!("{name} needs a positive number"))
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .ok_or(format!("{name} needs a positive number"))
         };
         match a.as_str() {
             "--txs" => args.txs = num("--txs")?,
@@ -45,11 +51,21 @@ const SUPPLIERS: usize = 256;
 const ROOTS: usize = 32;
 
 fn params() -> Params {
-    Params { max_tier: 10_000, max_outputs: 16, min_unit: Amount(1), offer_expiry_days: 30, ..Params::default() }
+    Params {
+        max_tier: 10_000,
+        max_outputs: 16,
+        min_unit: Amount(1),
+        offer_expiry_days: 30,
+        ..Params::default()
+    }
 }
 
 fn cast() -> Vec<(String, Roles)> {
-    let mut v = vec![("operator".to_string(), Roles::OPERATOR), ("core".to_string(), Roles::OBLIGOR), ("bank".to_string(), Roles::FINANCIER)];
+    let mut v = vec![
+        ("operator".to_string(), Roles::OPERATOR),
+        ("core".to_string(), Roles::OBLIGOR),
+        ("bank".to_string(), Roles::FINANCIER),
+    ];
     v.extend((0..SUPPLIERS).map(|i| (format!("s{i}"), Roles::SUPPLIER)));
     v
 }
@@ -69,33 +85,77 @@ type Blocks = Vec<Vec<Vec<u8>>>;
 fn generate(txs: usize, block: usize) -> (Blocks, Blocks) {
     let mut fx = fixture();
     let mut setup = Vec::new();
-    let record = |fx: &mut Fixture, name: &str, body: TxBody, blk: &mut Vec<Vec<u8>>| -> TxReceipt {
-        let bytes = fx.sign(name, body);
-        let r = fx.deliver(&bytes).unwrap_or_else(|e| panic!("workload generation: {e}"));
-        blk.push(bytes);
-        r
-    };
+    let record =
+        |fx: &mut Fixture, name: &str, body: TxBody, blk: &mut Vec<Vec<u8>>| -> TxReceipt {
+            let bytes = fx.sign(name, body);
+            let r = fx
+                .deliver(&bytes)
+                .unwrap_or_else(|e| panic!("workload generation: {e}"));
+            blk.push(bytes);
+            r
+        };
     // Setup: a credit line, one invoice and certificate per root, accepted by its tier-1 supplier.
     let mut blk = Vec::new();
     let core = fx.addr("core");
-    record(&mut fx, "bank", TxBody::SetCreditLine { obligor: core, currency: cny(), limit: Amount(u64::MAX / 2) }, &mut blk);
+    record(
+        &mut fx,
+        "bank",
+        TxBody::SetCreditLine {
+            obligor: core,
+            currency: cny(),
+            limit: Amount(u64::MAX / 2),
+        },
+        &mut blk,
+    );
     fx.commit();
     setup.push(std::mem::take(&mut blk));
     let mut holders: Vec<(Hash32, usize, u64)> = Vec::new(); // (piece, holder index, amount)
     let mut roots = Vec::new();
     for r in 0..ROOTS {
         let seller = fx.addr(&format!("s{r}"));
-        let hash = Hash32(cascade_core::crypto::sha256(format!("bench-invoice-{r}").as_bytes()));
-        record(&mut fx, "core", TxBody::AnchorDocument { hash, amount: Money { amount: Amount(1 << 40), currency: cny() }, buyer: core, seller }, &mut blk);
+        let hash = Hash32(cascade_core::crypto::sha256(
+            format!("bench-invoice-{r}").as_bytes(),
+        ));
+        record(
+            &mut fx,
+            "core",
+            TxBody::AnchorDocument {
+                hash,
+                amount: Money {
+                    amount: Amount(1 << 40),
+                    currency: cny(),
+                },
+                buyer: core,
+                seller,
+            },
+            &mut blk,
+        );
         let maturity = Day(fx.today().0 + 180);
         let bank = fx.addr("bank");
-        let rc = record(&mut fx, "core", TxBody::Issue { to: seller, amount: Amount(1 << 40), currency: cny(), maturity, document: hash, credit_grantor: bank }, &mut blk);
+        let rc = record(
+            &mut fx,
+            "core",
+            TxBody::Issue {
+                to: seller,
+                amount: Amount(1 << 40),
+                currency: cny(),
+                maturity,
+                document: hash,
+                credit_grantor: bank,
+            },
+            &mut blk,
+        );
         roots.push((cascade_core::testkit::first_piece(&rc.events), r));
     }
     fx.commit();
     setup.push(std::mem::take(&mut blk));
     for (piece, r) in roots {
-        record(&mut fx, &format!("s{r}"), TxBody::Accept { piece }, &mut blk);
+        record(
+            &mut fx,
+            &format!("s{r}"),
+            TxBody::Accept { piece },
+            &mut blk,
+        );
         holders.push((piece, r, 1 << 40));
     }
     fx.commit();
@@ -115,13 +175,20 @@ fn generate(txs: usize, block: usize) -> (Blocks, Blocks) {
                 next_holders.push((piece, to, amount)); // unreachable in practice; keeps accounting honest
                 continue;
             }
-            record(&mut fx, &format!("s{to}"), TxBody::Accept { piece }, &mut blk);
+            record(
+                &mut fx,
+                &format!("s{to}"),
+                TxBody::Accept { piece },
+                &mut blk,
+            );
             holders.push((piece, to, amount));
         }
         // Then transfers from holders until the block is full.
         let mut kept = Vec::new();
         while blk.len() < block && produced + blk.len() < txs {
-            let Some((piece, from, amount)) = holders.pop() else { break };
+            let Some((piece, from, amount)) = holders.pop() else {
+                break;
+            };
             if amount < 4 {
                 continue;
             }
@@ -129,7 +196,18 @@ fn generate(txs: usize, block: usize) -> (Blocks, Blocks) {
             let to = (from + 1 + turn % (SUPPLIERS - 1)) % SUPPLIERS;
             let part = amount / 2;
             let to_addr = fx.addr(&format!("s{to}"));
-            let r = record(&mut fx, &format!("s{from}"), TxBody::Transfer { piece, outputs: vec![Output { to: to_addr, amount: Amount(part) }] }, &mut blk);
+            let r = record(
+                &mut fx,
+                &format!("s{from}"),
+                TxBody::Transfer {
+                    piece,
+                    outputs: vec![Output {
+                        to: to_addr,
+                        amount: Amount(part),
+                    }],
+                },
+                &mut blk,
+            );
             let (offered, change) = cascade_core::testkit::offered_and_change(&r.events);
             pending.push((offered[0], to, part));
             if let Some(c) = change {
@@ -149,7 +227,13 @@ fn k256_baseline(samples: &[Vec<u8>]) -> f64 {
     let prepared: Vec<_> = samples
         .iter()
         .filter_map(|b| DecodedTx::decode(b, usize::MAX).ok())
-        .map(|d| (d.signed.tx.signer.verifying_key().expect("valid key"), d.signed.tx.sign_digest(), d.signed.signature))
+        .map(|d| {
+            (
+                d.signed.tx.signer.verifying_key().expect("valid key"),
+                d.signed.tx.sign_digest(),
+                d.signed.signature,
+            )
+        })
         .collect();
     let start = Instant::now();
     for (key, digest, sig) in &prepared {
@@ -166,7 +250,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    eprintln!("generating {} transactions in blocks of {}…", args.txs, args.block);
+    eprintln!(
+        "generating {} transactions in blocks of {}…",
+        args.txs, args.block
+    );
     let (setup, measured) = generate(args.txs, args.block);
     let all: Vec<Vec<u8>> = measured.iter().flatten().cloned().collect();
 
@@ -203,10 +290,22 @@ fn main() {
     let rate = count as f64 / total;
     let ratio = rate / baseline;
 
-    println!("cascade-bench: {count} transactions (transfer+accept mix) in {} blocks, single thread", measured.len());
+    println!(
+        "cascade-bench: {count} transactions (transfer+accept mix) in {} blocks, single thread",
+        measured.len()
+    );
     println!("  raw k256 verify (pre-parsed key, baseline) : {baseline:>10.0} /s   (runs: {base1:.0}, {base2:.0})");
     println!("  ledger apply + commit (end to end)          : {rate:>10.0} tx/s");
-    println!("    execution only (decode, verify, rules)    : {:>10.0} tx/s", count as f64 / apply_secs);
-    println!("    commit (Merkle tree + redb, per tx)       : {:>10.1} µs", commit_secs * 1e6 / count as f64);
-    println!("  ratio ledger / raw verify                   : {ratio:>10.3}   (target ≥ 0.80: {})", if ratio >= 0.8 { "met" } else { "NOT met" });
+    println!(
+        "    execution only (decode, verify, rules)    : {:>10.0} tx/s",
+        count as f64 / apply_secs
+    );
+    println!(
+        "    commit (Merkle tree + redb, per tx)       : {:>10.1} µs",
+        commit_secs * 1e6 / count as f64
+    );
+    println!(
+        "  ratio ledger / raw verify                   : {ratio:>10.3}   (target ≥ 0.80: {})",
+        if ratio >= 0.8 { "met" } else { "NOT met" }
+    );
 }
