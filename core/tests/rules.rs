@@ -310,7 +310,6 @@ fn envelope_out_of_order_nonce_is_rejected() {
 fn envelope_unknown_signer_is_rejected_until_registered() {
     let mut fx = Fixture::standard();
     let stranger = fx.add_key("stranger");
-    let core = fx.addr("core");
     let body = TxBody::AnchorDocument {
         hash: h("stranger-invoice"),
         amount: Money {
