@@ -399,12 +399,7 @@ impl<'v, 'a> Exec<'v, 'a> {
                 signer: *signer,
             });
         }
-        if let Some(f) = &p.frozen {
-            return Err(TxError::Frozen {
-                piece: *id,
-                reason: f.reason,
-            });
-        }
+        ensure_not_frozen(id, &p)?;
         if p.status != PieceStatus::Active {
             return Err(TxError::WrongStatus {
                 piece: *id,
@@ -861,12 +856,7 @@ impl<'v, 'a> Exec<'v, 'a> {
         if old.holder != signer {
             return Err(TxError::NotHolder { piece: *id, signer });
         }
-        if let Some(f) = &old.frozen {
-            return Err(TxError::Frozen {
-                piece: *id,
-                reason: f.reason,
-            });
-        }
+        ensure_not_frozen(id, &old)?;
         if self.env.today >= expires {
             return Err(TxError::WrongStatus {
                 piece: *id,
@@ -957,12 +947,7 @@ impl<'v, 'a> Exec<'v, 'a> {
 
     fn reject(&mut self, signer: Address, id: &Hash32) -> Result<(), TxError> {
         let old = self.piece(id)?;
-        if let Some(f) = &old.frozen {
-            return Err(TxError::Frozen {
-                piece: *id,
-                reason: f.reason,
-            });
-        }
+        ensure_not_frozen(id, &old)?;
         match old.status {
             PieceStatus::Pending { from, .. } => {
                 if old.holder != signer {
@@ -999,12 +984,7 @@ impl<'v, 'a> Exec<'v, 'a> {
 
     fn cancel(&mut self, signer: Address, id: &Hash32) -> Result<(), TxError> {
         let old = self.piece(id)?;
-        if let Some(f) = &old.frozen {
-            return Err(TxError::Frozen {
-                piece: *id,
-                reason: f.reason,
-            });
-        }
+        ensure_not_frozen(id, &old)?;
         match old.status {
             PieceStatus::Pending { from, .. } => {
                 if from != signer {
@@ -1334,12 +1314,7 @@ impl<'v, 'a> Exec<'v, 'a> {
                 reason: "only the financier asked may",
             });
         }
-        if let Some(f) = &old.frozen {
-            return Err(TxError::Frozen {
-                piece: *id,
-                reason: f.reason,
-            });
-        }
+        ensure_not_frozen(id, &old)?;
         if self.env.today >= expires {
             return Err(TxError::WrongStatus {
                 piece: *id,
@@ -1550,12 +1525,7 @@ impl<'v, 'a> Exec<'v, 'a> {
 
     fn freeze(&mut self, signer: Address, id: &Hash32, reason: u16) -> Result<(), TxError> {
         let old = self.piece(id)?;
-        if let Some(f) = &old.frozen {
-            return Err(TxError::Frozen {
-                piece: *id,
-                reason: f.reason,
-            });
-        }
+        ensure_not_frozen(id, &old)?;
         if !old.status.is_outstanding() {
             return Err(TxError::WrongStatus {
                 piece: *id,
@@ -1631,6 +1601,17 @@ impl<'v, 'a> Exec<'v, 'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Refuses any action on a frozen piece: a freeze stops all movement until lifted.
+fn ensure_not_frozen(id: &Hash32, piece: &Piece) -> Result<(), TxError> {
+    match &piece.frozen {
+        Some(f) => Err(TxError::Frozen {
+            piece: *id,
+            reason: f.reason,
+        }),
+        None => Ok(()),
     }
 }
 
