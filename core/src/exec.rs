@@ -210,6 +210,19 @@ impl<'v, 'a> Exec<'v, 'a> {
             .get(&keys::credit_line(obligor, currency, grantor))?)
     }
 
+    /// Gives `face` back to the credit line a certificate consumed (on void or settlement).
+    fn release_credit(&mut self, t: &Terms, face: Amount) -> Result<(), TxError> {
+        let key = keys::credit_line(&t.obligor, &t.currency, &t.credit_grantor);
+        let mut line: CreditLine = self.view.get(&key)?.ok_or(TxError::NoCreditLine {
+            obligor: t.obligor,
+            grantor: t.credit_grantor,
+            currency: t.currency,
+        })?;
+        line.used = line.used.checked_sub(face)?;
+        self.view.put(key, &line);
+        Ok(())
+    }
+
     // ---- writes that keep indexes consistent ------------------------------------------
 
     fn bump(&mut self, a: &Address, counter: Counter, up: bool) -> Result<(), TxError> {
@@ -913,18 +926,7 @@ impl<'v, 'a> Exec<'v, 'a> {
                     .ok_or(TxError::UnknownDocument { hash: t.document })?;
                 doc.issued = doc.issued.checked_sub(root.face)?;
                 self.view.put(keys::document(&t.document), &doc);
-                let mut line = self
-                    .credit_line(&t.obligor, &t.currency, &t.credit_grantor)?
-                    .ok_or(TxError::NoCreditLine {
-                        obligor: t.obligor,
-                        grantor: t.credit_grantor,
-                        currency: t.currency,
-                    })?;
-                line.used = line.used.checked_sub(root.face)?;
-                self.view.put(
-                    keys::credit_line(&t.obligor, &t.currency, &t.credit_grantor),
-                    &line,
-                );
+                self.release_credit(&t, root.face)?;
                 None
             }
             OfferKind::Transfer => {
@@ -1441,18 +1443,7 @@ impl<'v, 'a> Exec<'v, 'a> {
         root.status = RootStatus::Settled;
         root.settled_day = Some(today);
         let t = root.terms.clone();
-        let mut line = self
-            .credit_line(&t.obligor, &t.currency, &t.credit_grantor)?
-            .ok_or(TxError::NoCreditLine {
-                obligor: t.obligor,
-                grantor: t.credit_grantor,
-                currency: t.currency,
-            })?;
-        line.used = line.used.checked_sub(root.face)?;
-        self.view.put(
-            keys::credit_line(&t.obligor, &t.currency, &t.credit_grantor),
-            &line,
-        );
+        self.release_credit(&t, root.face)?;
         let mut rec = self.obligor_record(&t.obligor)?;
         if late {
             rec.settled_late = rec.settled_late.saturating_add(1);
