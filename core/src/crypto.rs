@@ -117,6 +117,17 @@ hex_bytes_type!(
     /// A compressed SEC1 secp256k1 public key.
     PublicKeyBytes, 33
 );
+hex_bytes_type!(
+    /// A consensus validator's Ed25519 public key (CometBFT's validator key type).
+    ValidatorKey, 32
+);
+
+impl ValidatorKey {
+    /// True if the bytes decode to an Ed25519 point CometBFT will accept.
+    pub fn is_valid(&self) -> bool {
+        ed25519_consensus::VerificationKey::try_from(self.0).is_ok()
+    }
+}
 
 /// A 64-byte compact ECDSA signature `r || s`. Serialized as hex.
 #[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

@@ -269,6 +269,41 @@ pub enum TxError {
         /// Reason code.
         reason: u16,
     },
+    // ---- governance -------------------------------------------------------------------
+    /// Not a valid Ed25519 public key.
+    #[error("validator key {pub_key} is not a valid Ed25519 public key")]
+    InvalidValidatorKey {
+        /// Key given.
+        pub_key: crate::crypto::ValidatorKey,
+    },
+    /// Voting power above the cap.
+    #[error("validator power {power} is above the maximum {max}")]
+    ValidatorPowerTooHigh {
+        /// Power given.
+        power: u64,
+        /// Cap.
+        max: u64,
+    },
+    /// Removing a key that is not a validator, or setting a validator's current power.
+    #[error("validator change for {pub_key} changes nothing (current power {current})")]
+    NoValidatorChange {
+        /// Key given.
+        pub_key: crate::crypto::ValidatorKey,
+        /// Its current power (0: not a validator).
+        current: u64,
+    },
+    /// The change would leave no validator, or more than the cap.
+    #[error("the validator set must keep between 1 and {max} validators")]
+    ValidatorSetSize {
+        /// Cap.
+        max: u32,
+    },
+    /// This operator already approved this change.
+    #[error("operator {operator} already approved this validator change")]
+    AlreadyApproved {
+        /// Operator.
+        operator: Address,
+    },
     /// The piece is not frozen.
     #[error("piece {piece} is not frozen")]
     NotFrozen {
@@ -429,6 +464,11 @@ impl TxError {
             WrongRootStatus { .. } => 60,
             NotMatured { .. } => 61,
             NotYetOverdue { .. } => 62,
+            InvalidValidatorKey { .. } => 70,
+            ValidatorPowerTooHigh { .. } => 71,
+            NoValidatorChange { .. } => 72,
+            ValidatorSetSize { .. } => 73,
+            AlreadyApproved { .. } => 74,
             Store(_) => 100,
         }
     }

@@ -1,6 +1,6 @@
 //! Typed events returned by every applied transaction: what wallets and indexers consume.
 
-use crate::crypto::{Address, Hash32};
+use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::money::{Amount, Currency};
 use crate::pricing::Quote;
@@ -152,6 +152,17 @@ pub enum Event {
         piece: PieceId,
         by: Address,
     },
+    /// An operator approved a validator change that has not reached its quorum yet.
+    ValidatorChangeApproved {
+        pub_key: ValidatorKey,
+        power: u64,
+        by: Address,
+        approvals: u32,
+        quorum: u32,
+    },
+    /// The validator set changed: the application reports this to CometBFT as a validator
+    /// update in the same block.
+    ValidatorSetChanged { pub_key: ValidatorKey, power: u64 },
 }
 
 impl Event {
@@ -178,6 +189,8 @@ impl Event {
             Event::MarkedOverdue { .. } => "marked_overdue",
             Event::Frozen { .. } => "frozen",
             Event::Unfrozen { .. } => "unfrozen",
+            Event::ValidatorChangeApproved { .. } => "validator_change_approved",
+            Event::ValidatorSetChanged { .. } => "validator_set_changed",
         }
     }
 }

@@ -6,7 +6,7 @@
 //! them from the piece's old and new state, which keeps them consistent by construction.
 
 use crate::codec;
-use crate::crypto::{sha256_parts, Address, Hash32};
+use crate::crypto::{sha256_parts, Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::error::TxError;
 use crate::event::Event;
@@ -513,6 +513,9 @@ impl<'v, 'a> Exec<'v, 'a> {
                     active: true,
                 };
                 self.view.put(keys::participant(&address), &record);
+                if roles.contains(Roles::OPERATOR) {
+                    self.count_operator(true)?;
+                }
                 self.events.push(Event::ParticipantRegistered {
                     address,
                     roles: *roles,
@@ -536,6 +539,11 @@ impl<'v, 'a> Exec<'v, 'a> {
                 let mut record = self.participant(address)?;
                 if *address == signer && (!roles.contains(Roles::OPERATOR) || !active) {
                     return Err(TxError::SelfLockout);
+                }
+                let was = record.active && record.roles.contains(Roles::OPERATOR);
+                let now = *active && roles.contains(Roles::OPERATOR);
+                if was != now {
+                    self.count_operator(now)?;
                 }
                 record.roles = *roles;
                 record.active = *active;
@@ -667,7 +675,124 @@ impl<'v, 'a> Exec<'v, 'a> {
                 )?;
                 self.unfreeze(signer, piece)?;
             }
+            TxBody::ApproveValidatorChange { pub_key, power } => {
+                self.require_role(
+                    &signer,
+                    &part,
+                    Roles::OPERATOR,
+                    "operator",
+                    "approve validator changes",
+                )?;
+                self.approve_validator_change(signer, pub_key, *power)?;
+            }
         }
+        Ok(())
+    }
+
+    // ---- governance -------------------------------------------------------------------
+
+    fn consortium(&self) -> Result<Consortium, TxError> {
+        Ok(self.view.get(keys::CONSORTIUM)?.unwrap_or_default())
+    }
+
+    /// Keeps the count of active operators (the governance electorate) in step with the
+    /// participant records it summarises.
+    fn count_operator(&mut self, up: bool) -> Result<(), TxError> {
+        let mut c = self.consortium()?;
+        c.active_operators = if up {
+            c.active_operators.checked_add(1).ok_or(TxError::Overflow)?
+        } else {
+            c.active_operators.checked_sub(1).ok_or(TxError::Overflow)?
+        };
+        self.view.put(keys::CONSORTIUM.to_vec(), &c);
+        Ok(())
+    }
+
+    /// Records an operator's approval of (key, power); applies the change on quorum.
+    ///
+    /// Every check CometBFT would make on a validator update is made here first (valid key,
+    /// power cap, removing only existing validators, never an empty set), because CometBFT
+    /// halts the chain on an update it refuses.
+    fn approve_validator_change(
+        &mut self,
+        signer: Address,
+        pub_key: &ValidatorKey,
+        power: u64,
+    ) -> Result<(), TxError> {
+        if !pub_key.is_valid() {
+            return Err(TxError::InvalidValidatorKey { pub_key: *pub_key });
+        }
+        if power > MAX_VALIDATOR_POWER {
+            return Err(TxError::ValidatorPowerTooHigh {
+                power,
+                max: MAX_VALIDATOR_POWER,
+            });
+        }
+        let current = self
+            .view
+            .get::<ValidatorRecord>(&keys::validator(pub_key))?
+            .map_or(0, |v| v.power);
+        if current == power {
+            return Err(TxError::NoValidatorChange {
+                pub_key: *pub_key,
+                current,
+            });
+        }
+        let mut consortium = self.consortium()?;
+        let size = match (current, power) {
+            (0, _) => consortium.validators.saturating_add(1),
+            (_, 0) => consortium.validators.saturating_sub(1),
+            _ => consortium.validators,
+        };
+        if size == 0 || size > MAX_VALIDATORS {
+            return Err(TxError::ValidatorSetSize {
+                max: MAX_VALIDATORS,
+            });
+        }
+        let key = keys::validator_proposal(pub_key, power);
+        let mut proposal: ValidatorProposal = self.view.get(&key)?.unwrap_or_default();
+        match proposal.approvals.binary_search(&signer) {
+            Ok(_) => return Err(TxError::AlreadyApproved { operator: signer }),
+            Err(at) => proposal.approvals.insert(at, signer),
+        }
+        // Approvals from operators since removed or deactivated no longer count.
+        let mut approvals = 0u32;
+        for a in &proposal.approvals {
+            let p = self.participant(a)?;
+            if p.active && p.roles.contains(Roles::OPERATOR) {
+                approvals += 1;
+            }
+        }
+        let quorum = consortium.quorum();
+        if approvals < quorum {
+            self.view.put(key, &proposal);
+            self.events.push(Event::ValidatorChangeApproved {
+                pub_key: *pub_key,
+                power,
+                by: signer,
+                approvals,
+                quorum,
+            });
+            return Ok(());
+        }
+        self.view.delete(key);
+        if power == 0 {
+            self.view.delete(keys::validator(pub_key));
+        } else {
+            self.view.put(
+                keys::validator(pub_key),
+                &ValidatorRecord {
+                    pub_key: *pub_key,
+                    power,
+                },
+            );
+        }
+        consortium.validators = size;
+        self.view.put(keys::CONSORTIUM.to_vec(), &consortium);
+        self.events.push(Event::ValidatorSetChanged {
+            pub_key: *pub_key,
+            power,
+        });
         Ok(())
     }
 

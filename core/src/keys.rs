@@ -3,7 +3,7 @@
 //! Authenticated (in the app hash) keys are ASCII-prefixed paths; index keys start with a
 //! single tag byte and are never hashed into the app hash.
 
-use crate::crypto::{Address, Hash32};
+use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::money::Currency;
 
@@ -25,6 +25,18 @@ pub const CHAIN: &[u8] = b"meta/chain";
 pub const PARAMS: &[u8] = b"meta/params";
 /// Last block (height, day): written every block so each version differs.
 pub const BLOCK: &[u8] = b"meta/block";
+
+/// Consortium counters (active operators, validators).
+pub const CONSORTIUM: &[u8] = b"meta/consortium";
+
+/// A consensus validator's record.
+pub fn validator(k: &ValidatorKey) -> Vec<u8> {
+    key(b"val/", &[&k.0])
+}
+/// A pending validator change (key and power).
+pub fn validator_proposal(k: &ValidatorKey, power: u64) -> Vec<u8> {
+    key(b"valprop/", &[&k.0, &power.to_be_bytes()])
+}
 
 /// Participant record.
 pub fn participant(a: &Address) -> Vec<u8> {

@@ -6,7 +6,7 @@
 
 use crate::codec;
 use crate::crypto::PublicKeyBytes;
-use crate::crypto::{Address, Hash32};
+use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::error::{LedgerError, TxError};
 use crate::event::Event;
@@ -14,7 +14,7 @@ use crate::exec::{BlockEnv, Exec, HistoryEntry};
 use crate::keys;
 use crate::money::Currency;
 use crate::overlay::{Layer, View};
-use crate::store::{Committed, Snapshot, Store, StoreError};
+use crate::store::{Committed, Prepared, Snapshot, Store, StoreError};
 use crate::tx::{DecodedTx, VerifiedTx};
 use crate::types::*;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -68,6 +68,11 @@ pub struct Ledger {
     params: Params,
     last_day: Day,
     block: Option<OpenBlock>,
+    /// A finalized block whose app hash is known but which is not yet durable.
+    prepared: Option<Prepared>,
+    /// State seen by the mempool: the committed state plus every transaction that passed
+    /// [`Ledger::check_tx`] since the last commit. Reset at each commit.
+    mempool: Option<OpenBlock>,
     key_cache: BTreeMap<PublicKeyBytes, k256::ecdsa::VerifyingKey>,
 }
 
@@ -93,6 +98,8 @@ impl Ledger {
             params: Params::default(),
             last_day: Day(0),
             block: None,
+            prepared: None,
+            mempool: None,
             key_cache: BTreeMap::new(),
         };
         if committed.is_some() {
@@ -153,6 +160,24 @@ impl Ledger {
             view.put(keys::CHAIN.to_vec(), &genesis.chain_id);
             view.put(keys::PARAMS.to_vec(), &genesis.params);
             view.put(keys::BLOCK.to_vec(), &BlockMeta { height: 0, day });
+            let mut consortium = Consortium::default();
+            for v in &genesis.validators {
+                if !v.pub_key.is_valid() {
+                    return Err(invalid("validator with an invalid Ed25519 key"));
+                }
+                if v.power == 0 || v.power > MAX_VALIDATOR_POWER {
+                    return Err(invalid("validator power must be 1 to 1,000,000"));
+                }
+                let key = keys::validator(&v.pub_key);
+                if view.get_raw(&key)?.is_some() {
+                    return Err(invalid("validator listed twice"));
+                }
+                view.put(key, v);
+                consortium.validators += 1;
+            }
+            if consortium.validators > MAX_VALIDATORS {
+                return Err(invalid("more than 100 validators"));
+            }
             for p in &genesis.participants {
                 if !p.roles.is_valid() {
                     return Err(invalid("participant with an invalid role set"));
@@ -173,7 +198,11 @@ impl Ledger {
                         active: true,
                     },
                 );
+                if p.roles.contains(Roles::OPERATOR) {
+                    consortium.active_operators += 1;
+                }
             }
+            view.put(keys::CONSORTIUM.to_vec(), &consortium);
             layer = view.into_layer();
         }
         let committed = self.store.commit(0, layer.into_changes())?;
@@ -184,13 +213,14 @@ impl Ledger {
     fn after_commit(&mut self, committed: Committed) -> Result<(), LedgerError> {
         self.snapshot = self.store.snapshot()?;
         self.committed = Some(committed);
+        self.mempool = None;
         self.reload_meta()
     }
 
     /// Opens block `height` with block time `time` (Unix seconds) and expires due offers.
     /// Returns the events of that block-level processing.
     pub fn begin_block(&mut self, height: u64, time: i64) -> Result<Vec<Event>, LedgerError> {
-        if self.block.is_some() {
+        if self.block.is_some() || self.prepared.is_some() {
             return Err(LedgerError::Sequence(
                 "begin_block called twice without commit",
             ));
@@ -241,6 +271,12 @@ impl Ledger {
 
     /// Decodes, verifies and applies transaction bytes in the open block.
     pub fn deliver_tx(&mut self, bytes: &[u8]) -> Result<TxReceipt, TxError> {
+        let verified = self.verify(bytes)?;
+        self.apply(&verified)
+    }
+
+    /// Decodes transaction bytes and checks their signature (stateless checks only).
+    pub fn verify(&mut self, bytes: &[u8]) -> Result<VerifiedTx, TxError> {
         let max = self
             .block
             .as_ref()
@@ -259,13 +295,48 @@ impl Ledger {
                 k
             }
         };
-        let verified = decoded.verify_with_key(&key)?;
-        self.apply(&verified)
+        Ok(decoded.verify_with_key(&key)?)
+    }
+
+    /// Mempool admission: runs every rule against the committed state plus the transactions
+    /// already admitted since the last commit (so a signer can queue consecutive nonces).
+    /// Nothing here reaches the committed state; the block execution is authoritative.
+    pub fn check_tx(&mut self, tx: &VerifiedTx) -> Result<(), TxError> {
+        let chain_id = self
+            .chain_id
+            .clone()
+            .ok_or(TxError::Store(StoreError::Database(
+                "ledger not initialised".into(),
+            )))?;
+        let height = self.committed.map_or(0, |c| c.version) + 1;
+        let (today, params) = (self.last_day, self.params.clone());
+        let mempool = self.mempool.get_or_insert_with(|| OpenBlock {
+            env: BlockEnv {
+                height,
+                today,
+                chain_id,
+                params,
+            },
+            layer: Layer::default(),
+            seq: 0,
+            txs: 0,
+        });
+        run_tx(&self.snapshot, mempool, tx).map(|_| ())
     }
 
     /// Applies an already verified transaction (a node verifies once and caches the result).
     /// On error nothing is written except a failure receipt (which is not part of the app hash).
     pub fn apply(&mut self, tx: &VerifiedTx) -> Result<TxReceipt, TxError> {
+        self.apply_inner(tx, true)
+    }
+
+    /// Like [`Ledger::apply`], but a failure leaves no receipt either: for building a block
+    /// proposal, where a failing transaction is left out of the block.
+    pub fn try_apply(&mut self, tx: &VerifiedTx) -> Result<TxReceipt, TxError> {
+        self.apply_inner(tx, false)
+    }
+
+    fn apply_inner(&mut self, tx: &VerifiedTx, record_failure: bool) -> Result<TxReceipt, TxError> {
         let block = self
             .block
             .as_mut()
@@ -273,13 +344,7 @@ impl Ledger {
                 "no open block: call begin_block first".into(),
             )))?;
         let index = block.txs;
-        block.txs += 1;
-        let mut view = View::new(&self.snapshot, &block.layer);
-        let mut seq = block.seq;
-        let result = {
-            let mut exec = Exec::for_tx(&mut view, &block.env, tx, &mut seq);
-            exec.execute(tx).map(|()| std::mem::take(&mut exec.events))
-        };
+        let result = run_tx(&self.snapshot, block, tx);
         let receipt_key = keys::receipt(&tx.hash());
         match result {
             Ok(events) => {
@@ -291,17 +356,17 @@ impl Ledger {
                     log: String::new(),
                     events,
                 };
-                view.index_put(receipt_key, codec::encode(&receipt));
-                if let TxBody::UpdateParams { params } = &tx.tx().body {
-                    block.env.params = params.clone();
-                }
-                let layer = view.into_layer();
-                block.layer.merge(layer);
-                block.seq = seq;
+                block
+                    .layer
+                    .index
+                    .insert(receipt_key, Some(codec::encode(&receipt)));
                 Ok(receipt)
             }
+            Err(err) if !record_failure => {
+                block.txs -= 1;
+                Err(err)
+            }
             Err(err) => {
-                drop(view);
                 // Record the failure for tracking, unless the hash already has a receipt
                 // (a replay of a committed transaction must not overwrite its success).
                 let known = block
@@ -331,15 +396,33 @@ impl Ledger {
         }
     }
 
-    /// Commits the open block atomically and returns its app hash.
-    pub fn commit(&mut self) -> Result<Committed, LedgerError> {
+    /// Closes the open block and computes its app hash without making it durable yet
+    /// (ABCI `FinalizeBlock`). [`Ledger::commit`] then writes it (ABCI `Commit`); a crash in
+    /// between loses the block, which CometBFT's handshake replays.
+    pub fn finalize_block(&mut self) -> Result<Committed, LedgerError> {
+        if let Some(prepared) = &self.prepared {
+            return Ok(prepared.committed());
+        }
         let block = self
             .block
             .take()
-            .ok_or(LedgerError::Sequence("commit without begin_block"))?;
-        let committed = self
+            .ok_or(LedgerError::Sequence("finalize_block without begin_block"))?;
+        let prepared = self
             .store
-            .commit(block.env.height, block.layer.into_changes())?;
+            .prepare(block.env.height, block.layer.into_changes())?;
+        let committed = prepared.committed();
+        self.prepared = Some(prepared);
+        Ok(committed)
+    }
+
+    /// Makes the open (or finalized) block durable atomically and returns its app hash.
+    pub fn commit(&mut self) -> Result<Committed, LedgerError> {
+        self.finalize_block()?;
+        let prepared = self
+            .prepared
+            .take()
+            .ok_or(LedgerError::Sequence("commit without begin_block"))?;
+        let committed = self.store.write(prepared)?;
         self.after_commit(committed)?;
         Ok(committed)
     }
@@ -356,6 +439,7 @@ impl Ledger {
     /// Discards the open block (e.g. a proposal that was not decided).
     pub fn abort_block(&mut self) {
         self.block = None;
+        self.prepared = None;
     }
 
     // ---- status -----------------------------------------------------------------------
@@ -405,6 +489,25 @@ impl Ledger {
     /// Account counters and nonce.
     pub fn account(&self, a: &Address) -> Result<Account, StoreError> {
         Ok(self.read(&keys::account(a))?.unwrap_or_default())
+    }
+
+    /// Consortium counters: active operators and validators.
+    pub fn consortium(&self) -> Result<Consortium, StoreError> {
+        Ok(self.read(keys::CONSORTIUM)?.unwrap_or_default())
+    }
+
+    /// A consensus validator's record (`None` if the key is not a validator).
+    pub fn validator(&self, key: &ValidatorKey) -> Result<Option<ValidatorRecord>, StoreError> {
+        self.read(&keys::validator(key))
+    }
+
+    /// A pending validator change.
+    pub fn validator_proposal(
+        &self,
+        key: &ValidatorKey,
+        power: u64,
+    ) -> Result<Option<ValidatorProposal>, StoreError> {
+        self.read(&keys::validator_proposal(key, power))
     }
 
     /// A credit line.
@@ -503,6 +606,29 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+/// Runs one transaction in `block`: its writes are merged on success and dropped on error.
+fn run_tx(
+    snapshot: &Snapshot,
+    block: &mut OpenBlock,
+    tx: &VerifiedTx,
+) -> Result<Vec<Event>, TxError> {
+    block.txs += 1;
+    let mut view = View::new(snapshot, &block.layer);
+    let mut seq = block.seq;
+    let events = {
+        let mut exec = Exec::for_tx(&mut view, &block.env, tx, &mut seq);
+        exec.execute(tx)?;
+        std::mem::take(&mut exec.events)
+    };
+    if let TxBody::UpdateParams { params } = &tx.tx().body {
+        block.env.params = params.clone();
+    }
+    let layer = view.into_layer();
+    block.layer.merge(layer);
+    block.seq = seq;
+    Ok(events)
 }
 
 use crate::tx::TxBody;

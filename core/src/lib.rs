@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "app")]
+pub mod app;
 pub mod codec;
 pub mod crypto;
 pub mod date;
@@ -22,13 +24,14 @@ pub mod money;
 pub mod overlay;
 pub mod pricing;
 pub mod proof;
+pub mod query;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod tx;
 pub mod types;
 
-pub use crypto::{Address, Hash32, PublicKeyBytes, SecretKey};
+pub use crypto::{Address, Hash32, PublicKeyBytes, SecretKey, ValidatorKey};
 pub use date::Day;
 pub use error::{LedgerError, TxError};
 pub use event::Event;

@@ -81,6 +81,11 @@ impl<'a> View<'a> {
         self.tx.state.insert(key, Some(codec::encode(value)));
     }
 
+    /// State delete (removes the key from the tree).
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.tx.state.insert(key, None);
+    }
+
     /// Index read.
     pub fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(v) = self.tx.index.get(key) {

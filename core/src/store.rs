@@ -144,8 +144,9 @@ impl Store {
         })
     }
 
-    /// Commits one block's changes as tree version `version`, atomically.
-    pub fn commit(&self, version: Version, changes: ChangeSet) -> Result<Committed, StoreError> {
+    /// Computes the new tree for one block's changes without writing anything: the app hash
+    /// is known (ABCI `FinalizeBlock`) before the block is persisted (ABCI `Commit`).
+    pub fn prepare(&self, version: Version, changes: ChangeSet) -> Result<Prepared, StoreError> {
         let snapshot = self.snapshot()?;
         let tree = Sha256Jmt::new(&snapshot);
         let mut new_keys = Vec::new();
@@ -163,8 +164,26 @@ impl Store {
         let (root, batch) = tree
             .put_value_set(value_set, version)
             .map_err(|e| StoreError::Tree(e.to_string()))?;
-        drop(snapshot);
+        Ok(Prepared {
+            committed: Committed {
+                version,
+                app_hash: Hash32(root.0),
+            },
+            batch,
+            new_keys,
+            index: changes.index,
+        })
+    }
 
+    /// Writes a prepared block in one redb write transaction: either all of it is durable or
+    /// none of it is (a crash in between leaves the previous version intact).
+    pub fn write(&self, prepared: Prepared) -> Result<Committed, StoreError> {
+        let Prepared {
+            committed,
+            batch,
+            new_keys,
+            index: index_changes,
+        } = prepared;
         let w = self.db.begin_write()?;
         {
             let mut nodes = w.open_table(NODES)?;
@@ -192,21 +211,39 @@ impl Store {
                 preimages.insert(kh.0.as_slice(), k.as_slice())?;
             }
             let mut index = w.open_table(INDEX)?;
-            for (k, v) in &changes.index {
+            for (k, v) in &index_changes {
                 match v {
                     Some(v) => index.insert(k.as_slice(), v.as_slice())?,
                     None => index.remove(k.as_slice())?,
                 };
             }
             let mut meta = w.open_table(META)?;
-            meta.insert(META_HEIGHT, version.to_be_bytes().as_slice())?;
-            meta.insert(META_APP_HASH, root.0.as_slice())?;
+            meta.insert(META_HEIGHT, committed.version.to_be_bytes().as_slice())?;
+            meta.insert(META_APP_HASH, committed.app_hash.0.as_slice())?;
         }
         w.commit()?;
-        Ok(Committed {
-            version,
-            app_hash: Hash32(root.0),
-        })
+        Ok(committed)
+    }
+
+    /// Commits one block's changes as tree version `version`, atomically.
+    pub fn commit(&self, version: Version, changes: ChangeSet) -> Result<Committed, StoreError> {
+        let prepared = self.prepare(version, changes)?;
+        self.write(prepared)
+    }
+}
+
+/// A block whose new tree has been computed but not yet written (see [`Store::prepare`]).
+pub struct Prepared {
+    committed: Committed,
+    batch: jmt::storage::TreeUpdateBatch,
+    new_keys: Vec<(KeyHash, Vec<u8>)>,
+    index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Prepared {
+    /// Version and app hash this block will have once written.
+    pub fn committed(&self) -> Committed {
+        self.committed
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Keys are derived from names with [`SecretKey::from_seed`], so every run is identical.
 
-use crate::crypto::{sha256, Address, Hash32, SecretKey};
+use crate::crypto::{sha256, Address, Hash32, SecretKey, ValidatorKey};
 use crate::date::Day;
 use crate::error::TxError;
 use crate::event::Event;
@@ -71,6 +71,10 @@ impl Fixture {
                     legal_id_hash: Hash32(sha256(n.as_bytes())),
                 })
                 .collect(),
+            validators: vec![ValidatorRecord {
+                pub_key: validator_key("validator-0"),
+                power: 10,
+            }],
         };
         let mut ledger = Ledger::in_memory().unwrap_or_else(|e| panic!("in-memory ledger: {e}"));
         ledger
@@ -338,4 +342,14 @@ pub fn offered_and_change(events: &[Event]) -> (Vec<Hash32>, Option<Hash32>) {
         }
     });
     (offered, change)
+}
+
+/// A deterministic Ed25519 consensus key for tests, derived from `seed`.
+pub fn validator_signing_key(seed: &str) -> ed25519_consensus::SigningKey {
+    ed25519_consensus::SigningKey::from(sha256(seed.as_bytes()))
+}
+
+/// The public half of [`validator_signing_key`].
+pub fn validator_key(seed: &str) -> ValidatorKey {
+    ValidatorKey(validator_signing_key(seed).verification_key().to_bytes())
 }

@@ -8,7 +8,7 @@
 
 use crate::codec::{self, DecodeError};
 use crate::crypto::{
-    self, Address, CryptoError, Hash32, PublicKeyBytes, SecretKey, SignatureBytes,
+    self, Address, CryptoError, Hash32, PublicKeyBytes, SecretKey, SignatureBytes, ValidatorKey,
 };
 use crate::date::Day;
 use crate::money::{Amount, Currency, Money};
@@ -154,6 +154,15 @@ pub enum TxBody {
         /// Piece.
         piece: PieceId,
     },
+    /// Operator: approve a consensus validator-set change. It takes effect (and becomes a
+    /// CometBFT validator update) once a strict majority of active operators approved the
+    /// same key and power. Power 0 removes the validator.
+    ApproveValidatorChange {
+        /// Ed25519 consensus key of the validator organisation.
+        pub_key: ValidatorKey,
+        /// New voting power (0 removes).
+        power: u64,
+    },
 }
 
 impl TxBody {
@@ -177,6 +186,7 @@ impl TxBody {
             TxBody::MarkOverdue { .. } => "mark-overdue",
             TxBody::Freeze { .. } => "freeze",
             TxBody::Unfreeze { .. } => "unfreeze",
+            TxBody::ApproveValidatorChange { .. } => "approve-validator-change",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Ledger records: what the authenticated state holds.
 
-use crate::crypto::{Address, Hash32, PublicKeyBytes};
+use crate::crypto::{Address, Hash32, PublicKeyBytes, ValidatorKey};
 use crate::date::Day;
 use crate::money::{Amount, Currency, Money};
 use crate::pricing::{AnnualRate, DayCount, Quote};
@@ -438,4 +438,63 @@ pub struct Genesis {
     pub params: Params,
     /// Initial participants.
     pub participants: Vec<GenesisParticipant>,
+    /// Initial consensus validators. Under CometBFT the application takes them from
+    /// `InitChain` when this list is empty.
+    #[serde(default)]
+    pub validators: Vec<ValidatorRecord>,
+}
+
+/// Largest voting power one validator may have. Keeps the total far below CometBFT's
+/// limit (`i64::MAX / 8`) however many validators are added.
+pub const MAX_VALIDATOR_POWER: u64 = 1_000_000;
+
+/// Most validators the consortium may have at once.
+pub const MAX_VALIDATORS: u32 = 100;
+
+/// A consensus validator and its voting power.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct ValidatorRecord {
+    /// Ed25519 consensus key.
+    pub pub_key: ValidatorKey,
+    /// Voting power (0 in a change removes the validator).
+    pub power: u64,
+}
+
+/// A validator-set change waiting for a quorum of operators.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct ValidatorProposal {
+    /// Operators that approved it, sorted.
+    pub approvals: Vec<Address>,
+}
+
+/// Consortium counters kept in the authenticated state.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Consortium {
+    /// Active participants holding the operator role (the governance electorate).
+    pub active_operators: u32,
+    /// Current consensus validators.
+    pub validators: u32,
+}
+
+impl Consortium {
+    /// Approvals a validator change needs: a strict majority of active operators.
+    pub fn quorum(&self) -> u32 {
+        self.active_operators / 2 + 1
+    }
 }
