@@ -19,7 +19,7 @@ use crate::codec;
 use crate::crypto::Hash32;
 use jmt::storage::{Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
-use redb::{Database, ReadOnlyTable, TableDefinition};
+use redb::{Database, ReadOnlyTable, ReadableTable, TableDefinition};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -207,8 +207,12 @@ impl Store {
                 values.insert(value_key(kh, *v).as_slice(), stored.as_slice())?;
             }
             let mut preimages = w.open_table(PREIMAGES)?;
+            // Most keys of a block already exist (pieces change status, accounts change
+            // counters); a lookup is cheaper than rewriting an identical preimage.
             for (kh, k) in &new_keys {
-                preimages.insert(kh.0.as_slice(), k.as_slice())?;
+                if preimages.get(kh.0.as_slice())?.is_none() {
+                    preimages.insert(kh.0.as_slice(), k.as_slice())?;
+                }
             }
             let mut index = w.open_table(INDEX)?;
             for (k, v) in &index_changes {
