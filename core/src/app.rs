@@ -271,18 +271,30 @@ impl App {
             });
         }
         genesis.genesis_time = req.time.unix_timestamp();
-        if genesis.validators.is_empty() {
+        // The ledger and CometBFT must start from the same validator set: take CometBFT's
+        // when the app state names none, else tell CometBFT to use the app state's.
+        let from_app_state = !genesis.validators.is_empty();
+        if !from_app_state {
             genesis.validators = req
                 .validators
                 .iter()
                 .map(validator_record)
                 .collect::<Result<_, _>>()?;
         }
+        let validators = if from_app_state {
+            genesis
+                .validators
+                .iter()
+                .map(|v| validator_update(&v.pub_key, v.power))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
         if let (Some(c), Some(chain)) = (self.ledger.committed(), self.ledger.chain_id()) {
             if c.version == 0 && chain == genesis.chain_id {
                 return Ok(response::InitChain {
                     consensus_params: None,
-                    validators: Vec::new(),
+                    validators,
                     app_hash: app_hash(Some(c.app_hash)),
                 });
             }
@@ -290,7 +302,7 @@ impl App {
         let hash = self.ledger.init_chain(&genesis)?;
         Ok(response::InitChain {
             consensus_params: None,
-            validators: Vec::new(),
+            validators,
             app_hash: app_hash(Some(hash)),
         })
     }
@@ -401,10 +413,18 @@ impl App {
                             let result = self.ledger.apply(&verified);
                             Outcome::of(&verified, result)
                         }
-                        Err(e) => Outcome {
-                            who: None,
-                            result: Err(e),
-                        },
+                        Err(e) => {
+                            // A storage failure here is fatal; the rule error is the result.
+                            self.ledger.reject_unverified(bytes, &e).map_err(|s| {
+                                AppError::Sequence {
+                                    reason: s.to_string(),
+                                }
+                            })?;
+                            Outcome {
+                                who: None,
+                                result: Err(e),
+                            }
+                        }
                     });
                 }
                 Executed {
@@ -419,14 +439,16 @@ impl App {
             self.sigs.forget(&Hash32(crate::crypto::sha256(tx)));
         }
 
-        let mut validator_updates = Vec::new();
+        // CometBFT refuses two updates for one key in a block and the removal of a key it
+        // does not have, so report one net change per key against the committed set.
+        let mut net: BTreeMap<ValidatorKey, u64> = BTreeMap::new();
         let mut tx_results = Vec::with_capacity(executed.results.len());
         for outcome in &executed.results {
             tx_results.push(match &outcome.result {
                 Ok(receipt) => {
                     for event in &receipt.events {
                         if let Event::ValidatorSetChanged { pub_key, power } = event {
-                            validator_updates.push(validator_update(pub_key, *power)?);
+                            net.insert(*pub_key, *power);
                         }
                     }
                     ExecTxResult {
@@ -442,6 +464,17 @@ impl App {
                     ..Default::default()
                 },
             });
+        }
+        let mut validator_updates = Vec::new();
+        for (key, power) in net {
+            let before = self
+                .ledger
+                .validator(&key)
+                .map_err(|e| AppError::Ledger(e.into()))?
+                .map_or(0, |v| v.power);
+            if before != power {
+                validator_updates.push(validator_update(&key, power)?);
+            }
         }
         let mut events = abci_events(None, &Hash32([0; 32]), &executed.block_events);
         for m in &req.misbehavior {

@@ -271,8 +271,52 @@ impl Ledger {
 
     /// Decodes, verifies and applies transaction bytes in the open block.
     pub fn deliver_tx(&mut self, bytes: &[u8]) -> Result<TxReceipt, TxError> {
-        let verified = self.verify(bytes)?;
-        self.apply(&verified)
+        match self.verify(bytes) {
+            Ok(verified) => self.apply(&verified),
+            Err(err) => {
+                self.reject_unverified(bytes, &err)?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Records that the bytes at the next position of the open block did not decode or
+    /// verify: they take their position (so receipt indexes are positions in the block) and
+    /// get a failure receipt, unless their hash already has one.
+    pub fn reject_unverified(&mut self, bytes: &[u8], err: &TxError) -> Result<(), TxError> {
+        let block = self
+            .block
+            .as_mut()
+            .ok_or(TxError::Store(StoreError::Database(
+                "no open block: call begin_block first".into(),
+            )))?;
+        let index = block.txs;
+        block.txs += 1;
+        let hash = Hash32(crate::crypto::sha256(bytes));
+        let receipt_key = keys::receipt(&hash);
+        let known = block
+            .layer
+            .index
+            .get(&receipt_key)
+            .cloned()
+            .flatten()
+            .is_some()
+            || self.snapshot.index_get(&receipt_key)?.is_some();
+        if !known {
+            let receipt = TxReceipt {
+                hash,
+                height: block.env.height,
+                index,
+                code: err.code(),
+                log: err.to_string(),
+                events: Vec::new(),
+            };
+            block
+                .layer
+                .index
+                .insert(receipt_key, Some(codec::encode(&receipt)));
+        }
+        Ok(())
     }
 
     /// Decodes transaction bytes and checks their signature (stateless checks only).
@@ -615,6 +659,15 @@ fn run_tx(
     tx: &VerifiedTx,
 ) -> Result<Vec<Event>, TxError> {
     block.txs += 1;
+    // The size limit is a rule of the block, not only of decoding: a transaction verified
+    // (and cached) under an older, larger limit must still meet the limit in force now.
+    let limit = block.env.params.max_tx_bytes as usize;
+    if tx.size() > limit {
+        return Err(TxError::Decode(crate::tx::TxDecodeError::TooLarge {
+            size: tx.size(),
+            limit,
+        }));
+    }
     let mut view = View::new(snapshot, &block.layer);
     let mut seq = block.seq;
     let events = {

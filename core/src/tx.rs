@@ -261,6 +261,8 @@ pub struct DecodedTx {
     pub signed: SignedTx,
     /// SHA-256 of the wire bytes.
     pub hash: Hash32,
+    /// Length of the wire bytes.
+    pub size: usize,
 }
 
 impl DecodedTx {
@@ -276,6 +278,7 @@ impl DecodedTx {
         Ok(DecodedTx {
             signed,
             hash: Hash32(crypto::sha256(bytes)),
+            size: bytes.len(),
         })
     }
 
@@ -297,6 +300,7 @@ impl DecodedTx {
             tx: self.signed.tx,
             hash: self.hash,
             signer,
+            size: self.size,
         })
     }
 }
@@ -308,6 +312,7 @@ pub struct VerifiedTx {
     tx: Tx,
     hash: Hash32,
     signer: Address,
+    size: usize,
 }
 
 impl VerifiedTx {
@@ -322,6 +327,10 @@ impl VerifiedTx {
     /// Address of the signer.
     pub fn signer(&self) -> Address {
         self.signer
+    }
+    /// Length of the wire bytes.
+    pub fn size(&self) -> usize {
+        self.size
     }
 }
 
