@@ -11,5 +11,10 @@ cargo fmt --all -- --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "CometBFT for the network tests (scripts/install-cometbft.sh)"
+CASCADE_COMETBFT="$(scripts/install-cometbft.sh | tail -n1)"
+export CASCADE_COMETBFT
+echo "using $CASCADE_COMETBFT"
+
 step "tests (cargo test --workspace)"
 cargo test --workspace --locked

@@ -15,6 +15,8 @@ pub mod app;
 pub mod codec;
 pub mod crypto;
 pub mod date;
+#[cfg(all(feature = "app", feature = "testkit"))]
+pub mod demo;
 pub mod error;
 pub mod event;
 pub mod exec;
@@ -25,11 +27,15 @@ pub mod overlay;
 pub mod pricing;
 pub mod proof;
 pub mod query;
+#[cfg(feature = "app")]
+pub mod solo;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod tx;
 pub mod types;
+#[cfg(feature = "wallet")]
+pub mod wallet;
 
 pub use crypto::{Address, Hash32, PublicKeyBytes, SecretKey, ValidatorKey};
 pub use date::Day;

@@ -1,5 +1,13 @@
 //! Cross-crate integration tests of the Cascade workspace.
 //!
-//! The ledger core's own tests live in `core/tests/`; this crate will hold the tests that
-//! drive several crates together (the replicated network, the wallet, the bindings) as
-//! those land.
+//! The ledger core's own tests live in `core/tests/`. This crate holds the tests that drive
+//! several crates together, starting with the replicated network: [`net`] is a process
+//! harness for CometBFT networks of Cascade nodes (each validator's application and
+//! CometBFT are separate child processes that can be killed on their own), and
+//! [`workload`] signs and submits ledger transactions with client-side nonces. The tests
+//! themselves are in `tests/network.rs`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod net;
+pub mod workload;

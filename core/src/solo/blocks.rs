@@ -1,0 +1,281 @@
+//! The solo block store: a redb database of blocks and their execution results.
+//!
+//! Two tables, both keyed by height:
+//! - `blocks`: the protobuf [`BlockRecord`] (header, block id, the commit for the previous
+//!   block that this block carries, the commit signed for this block, transactions). It is
+//!   written once, before the application executes the block, so a crash during execution
+//!   leaves a block that can be replayed.
+//! - `results`: the protobuf [`ResultsRecord`] (app hash after the block, hash of its
+//!   transaction results, validator updates). It is written after `FinalizeBlock` and before
+//!   the application's `Commit`, so a committed block always has its results.
+//!
+//! Records are protobuf rather than borsh because their parts are CometBFT's own protobuf
+//! messages, which any CometBFT tool can decode.
+
+use super::SoloError;
+use crate::store::StoreError;
+use prost::Message;
+use redb::{Database, ReadableTable, TableDefinition};
+use std::path::Path;
+use tendermint::block::{self, Commit, Header};
+use tendermint::validator;
+use tendermint::{AppHash, Hash};
+use tendermint_proto::v0_38::{abci as pb_abci, types as pb};
+
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const RESULTS: TableDefinition<u64, &[u8]> = TableDefinition::new("results");
+
+/// A block as stored.
+#[derive(Clone, PartialEq, Message)]
+pub struct BlockRecord {
+    /// The header.
+    #[prost(message, optional, tag = "1")]
+    pub header: Option<pb::Header>,
+    /// Header hash and part-set header.
+    #[prost(message, optional, tag = "2")]
+    pub block_id: Option<pb::BlockId>,
+    /// The commit for the previous block carried in this block (`Block.LastCommit`); the
+    /// empty commit for the first block.
+    #[prost(message, optional, tag = "3")]
+    pub last_commit: Option<pb::Commit>,
+    /// The commit signed for this block when it was produced (CometBFT's "seen commit").
+    #[prost(message, optional, tag = "4")]
+    pub seen_commit: Option<pb::Commit>,
+    /// Transactions in block order.
+    #[prost(bytes = "vec", repeated, tag = "5")]
+    pub txs: Vec<Vec<u8>>,
+}
+
+/// A block's execution results as stored.
+#[derive(Clone, PartialEq, Message)]
+pub struct ResultsRecord {
+    /// App hash after the block (`FinalizeBlock.app_hash`).
+    #[prost(bytes = "vec", tag = "1")]
+    pub app_hash: Vec<u8>,
+    /// `last_results_hash` of the next header.
+    #[prost(bytes = "vec", tag = "2")]
+    pub results_hash: Vec<u8>,
+    /// Validator updates the block returned.
+    #[prost(message, repeated, tag = "3")]
+    pub validator_updates: Vec<pb_abci::ValidatorUpdate>,
+}
+
+/// A stored block, decoded.
+#[derive(Clone, Debug)]
+pub struct StoredBlock {
+    /// Header.
+    pub header: Header,
+    /// Block id.
+    pub block_id: block::Id,
+    /// `Block.LastCommit`.
+    pub last_commit: Commit,
+    /// The commit signed when the block was produced.
+    pub seen_commit: Commit,
+    /// Transactions.
+    pub txs: Vec<bytes::Bytes>,
+}
+
+/// A block's results, decoded.
+#[derive(Clone, Debug)]
+pub struct StoredResults {
+    /// App hash after the block.
+    pub app_hash: AppHash,
+    /// Hash of the block's transaction results.
+    pub results_hash: Hash,
+    /// Validator updates returned by `FinalizeBlock`.
+    pub validator_updates: Vec<validator::Update>,
+}
+
+fn corrupt(height: u64, what: &str, e: impl std::fmt::Display) -> SoloError {
+    SoloError::Corrupt {
+        height,
+        reason: format!("{what}: {e}"),
+    }
+}
+
+impl StoredBlock {
+    fn encode(&self) -> Vec<u8> {
+        BlockRecord {
+            header: Some(self.header.clone().into()),
+            block_id: Some(self.block_id.into()),
+            last_commit: Some(self.last_commit.clone().into()),
+            seen_commit: Some(self.seen_commit.clone().into()),
+            txs: self.txs.iter().map(|t| t.to_vec()).collect(),
+        }
+        .encode_to_vec()
+    }
+
+    fn decode(height: u64, bytes: &[u8]) -> Result<StoredBlock, SoloError> {
+        let r = BlockRecord::decode(bytes).map_err(|e| corrupt(height, "block record", e))?;
+        let missing = |what: &str| corrupt(height, what, "missing");
+        let header: Header = r
+            .header
+            .ok_or_else(|| missing("header"))?
+            .try_into()
+            .map_err(|e| corrupt(height, "header", e))?;
+        let block_id: block::Id = r
+            .block_id
+            .ok_or_else(|| missing("block id"))?
+            .try_into()
+            .map_err(|e| corrupt(height, "block id", e))?;
+        let last_commit: Commit = r
+            .last_commit
+            .ok_or_else(|| missing("last commit"))?
+            .try_into()
+            .map_err(|e| corrupt(height, "last commit", e))?;
+        let seen_commit: Commit = r
+            .seen_commit
+            .ok_or_else(|| missing("seen commit"))?
+            .try_into()
+            .map_err(|e| corrupt(height, "seen commit", e))?;
+        if header.height.value() != height || seen_commit.height.value() != height {
+            return Err(corrupt(height, "record", "stored under the wrong height"));
+        }
+        if block_id.hash != header.hash() || seen_commit.block_id != block_id {
+            return Err(corrupt(
+                height,
+                "record",
+                "block id does not match the header",
+            ));
+        }
+        Ok(StoredBlock {
+            header,
+            block_id,
+            last_commit,
+            seen_commit,
+            txs: r.txs.into_iter().map(bytes::Bytes::from).collect(),
+        })
+    }
+}
+
+impl StoredResults {
+    fn encode(&self) -> Vec<u8> {
+        ResultsRecord {
+            app_hash: self.app_hash.as_bytes().to_vec(),
+            results_hash: self.results_hash.as_bytes().to_vec(),
+            validator_updates: self
+                .validator_updates
+                .iter()
+                .map(|u| pb_abci::ValidatorUpdate::from(u.clone()))
+                .collect(),
+        }
+        .encode_to_vec()
+    }
+
+    fn decode(height: u64, bytes: &[u8]) -> Result<StoredResults, SoloError> {
+        let r = ResultsRecord::decode(bytes).map_err(|e| corrupt(height, "results record", e))?;
+        Ok(StoredResults {
+            app_hash: AppHash::try_from(r.app_hash).map_err(|e| corrupt(height, "app hash", e))?,
+            results_hash: Hash::try_from(r.results_hash)
+                .map_err(|e| corrupt(height, "results hash", e))?,
+            validator_updates: r
+                .validator_updates
+                .into_iter()
+                .map(validator::Update::try_from)
+                .collect::<Result<_, _>>()
+                .map_err(|e| corrupt(height, "validator update", e))?,
+        })
+    }
+}
+
+/// The block database.
+pub struct BlockStore {
+    db: Database,
+}
+
+impl BlockStore {
+    /// Opens (or creates) the block database at `path`.
+    pub fn open(path: &Path) -> Result<BlockStore, StoreError> {
+        BlockStore::init(Database::builder().create(path)?)
+    }
+
+    /// A block database in memory.
+    pub fn in_memory() -> Result<BlockStore, StoreError> {
+        BlockStore::init(
+            Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+        )
+    }
+
+    fn init(db: Database) -> Result<BlockStore, StoreError> {
+        let w = db.begin_write()?;
+        {
+            w.open_table(BLOCKS)?;
+            w.open_table(RESULTS)?;
+        }
+        w.commit()?;
+        Ok(BlockStore { db })
+    }
+
+    /// Height of the last stored block (0 if none).
+    pub fn last_height(&self) -> Result<u64, StoreError> {
+        let r = self.db.begin_read()?;
+        let table = r.open_table(BLOCKS)?;
+        let last = table.last()?;
+        Ok(last.map_or(0, |(k, _)| k.value()))
+    }
+
+    fn get(
+        &self,
+        table: TableDefinition<u64, &[u8]>,
+        height: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(table)?;
+        let value = t.get(height)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn put(
+        &self,
+        table: TableDefinition<u64, &[u8]>,
+        height: u64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let w = self.db.begin_write()?;
+        {
+            let mut t = w.open_table(table)?;
+            t.insert(height, bytes)?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// The block at `height`, if stored.
+    pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, SoloError> {
+        self.get(BLOCKS, height)?
+            .map(|b| StoredBlock::decode(height, &b))
+            .transpose()
+    }
+
+    /// Stores a block durably.
+    pub fn put_block(&self, block: &StoredBlock) -> Result<(), SoloError> {
+        Ok(self.put(BLOCKS, block.header.height.value(), &block.encode())?)
+    }
+
+    /// The results of the block at `height`, if stored.
+    pub fn results(&self, height: u64) -> Result<Option<StoredResults>, SoloError> {
+        self.get(RESULTS, height)?
+            .map(|b| StoredResults::decode(height, &b))
+            .transpose()
+    }
+
+    /// Stores a block's results durably.
+    pub fn put_results(&self, height: u64, results: &StoredResults) -> Result<(), SoloError> {
+        Ok(self.put(RESULTS, height, &results.encode())?)
+    }
+
+    /// Every stored block's validator updates, by height (only heights that have some).
+    pub fn validator_updates(&self) -> Result<Vec<(u64, Vec<validator::Update>)>, SoloError> {
+        let mut out = Vec::new();
+        let r = self.db.begin_read().map_err(StoreError::from)?;
+        let t = r.open_table(RESULTS).map_err(StoreError::from)?;
+        for entry in t.iter().map_err(StoreError::from)? {
+            let (k, v) = entry.map_err(StoreError::from)?;
+            let results = StoredResults::decode(k.value(), v.value())?;
+            if !results.validator_updates.is_empty() {
+                out.push((k.value(), results.validator_updates));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,98 @@
+//! How a wallet talks to nodes: a small trait a host app can implement (OkHttp,
+//! URLSession, …), with a default HTTP implementation against CometBFT's RPC and an
+//! in-process one over a solo node.
+//!
+//! A transport is untrusted by design: everything it returns is checked by the light client
+//! (headers, commits, validator sets) or by Merkle proofs (state). A transport only has to
+//! move bytes and bound its own waiting.
+
+use crate::crypto::Hash32;
+use tendermint_light_client_verifier::types::LightBlock;
+
+/// What went wrong talking to a node (never a verification failure: those are the light
+/// client's and the wallet's errors).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The node could not be reached or did not answer in time.
+    #[error("node {node} unreachable: {reason}")]
+    Unreachable {
+        /// Node address or name.
+        node: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The node answered with something that cannot be parsed.
+    #[error("node {node} sent a malformed response: {reason}")]
+    Malformed {
+        /// Node address or name.
+        node: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The node does not have what was asked (e.g. a height not produced yet or pruned).
+    #[error("node {node} does not have {what}")]
+    NotFound {
+        /// Node address or name.
+        node: String,
+        /// What was asked.
+        what: String,
+    },
+    /// The node refused the request with a JSON-RPC error (e.g. a transaction already in its
+    /// mempool cache).
+    #[error("node {node} refused the request (RPC error {code}): {message}")]
+    Rpc {
+        /// Node address or name.
+        node: String,
+        /// JSON-RPC error code.
+        code: i64,
+        /// The node's message (and data).
+        message: String,
+    },
+}
+
+/// A node's view of the chain head (unverified).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Chain id the node says it serves.
+    pub chain_id: String,
+    /// Latest block height.
+    pub latest_height: u64,
+}
+
+/// An ABCI query answer (unverified: its value carries proofs the wallet checks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryResult {
+    /// 0 on success, else the application's query code.
+    pub code: u32,
+    /// Error text for a failed query.
+    pub log: String,
+    /// State version (height) the answer is for.
+    pub height: u64,
+    /// Borsh-encoded `query::Answer`.
+    pub value: Vec<u8>,
+}
+
+/// The node's answer to a broadcast (its mempool check).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BroadcastResult {
+    /// 0 if admitted to the mempool, else the ledger's error code.
+    pub code: u32,
+    /// Error text.
+    pub log: String,
+    /// Transaction hash (SHA-256 of the bytes).
+    pub hash: Hash32,
+}
+
+/// A connection to one node.
+pub trait Transport: Send + Sync {
+    /// A short name for errors and reports (e.g. the URL).
+    fn name(&self) -> String;
+    /// Chain id and latest height.
+    fn status(&self) -> Result<NodeStatus, TransportError>;
+    /// Signed header, validator set and next validator set at `height`.
+    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError>;
+    /// ABCI query at the latest height (see `query::Query::path`).
+    fn query(&self, path: &str) -> Result<QueryResult, TransportError>;
+    /// Submits transaction bytes to the mempool (CometBFT `broadcast_tx_sync`).
+    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError>;
+}

@@ -1,0 +1,958 @@
+//! The wallet against an in-process solo node: a three-tier lifecycle through wallets only,
+//! local prechecks with the ledger's typed errors, idempotent submission and tracking, the
+//! offline cache, and nodes that lie about account lists.
+#![cfg(all(feature = "app", feature = "testkit", feature = "wallet"))]
+
+use cascade_core::codec;
+use cascade_core::pricing;
+use cascade_core::proof::ProofError;
+use cascade_core::query::Answer;
+use cascade_core::solo::{BlockSummary, SoloNode};
+use cascade_core::testkit::{self, cny, Fixture, GENESIS_TIME, STANDARD_PARTICIPANTS};
+use cascade_core::tx::{Output, TxBody};
+use cascade_core::wallet::client::{
+    Clock, TxStatus, Wallet, WalletConfig, WalletError, WalletEvent,
+};
+use cascade_core::wallet::keys::{LocalKey, Signer};
+use cascade_core::wallet::light::TrustAnchor;
+use cascade_core::wallet::solo_transport::SoloTransport;
+use cascade_core::wallet::transport::{
+    BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+};
+use cascade_core::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tendermint::Time;
+use tendermint_light_client_verifier::types::LightBlock;
+
+// ---- a live solo chain --------------------------------------------------------------------
+
+/// The phone's clock: a little after the latest block.
+struct TestClock(Arc<AtomicI64>);
+
+impl Clock for TestClock {
+    fn now(&self) -> Time {
+        Time::from_unix_timestamp(self.0.load(Ordering::SeqCst) + 1, 0).expect("time")
+    }
+}
+
+/// A solo node as a *live* chain: like a CometBFT node producing (empty) blocks all the
+/// time, it has the next header by the time a wallet asks for it. The solo node answers
+/// queries for its latest state `H`, whose app hash is only in header `H + 1`; this transport
+/// produces that block on demand. The three account lists of one address are answered from
+/// one state (snapshotted when the holdings are asked), as a node answering between blocks
+/// would.
+struct Live {
+    inner: SoloTransport,
+    time: Arc<AtomicI64>,
+    lists: Mutex<HashMap<String, QueryResult>>,
+}
+
+impl Transport for Live {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn status(&self) -> Result<NodeStatus, TransportError> {
+        self.inner.status()
+    }
+    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
+        {
+            let mut node = self.inner.node().lock().expect("node lock");
+            if height == node.latest_height() + 1 {
+                let t = self.time.fetch_add(1, Ordering::SeqCst) + 1;
+                node.produce_block(t).expect("produce block");
+            }
+        }
+        self.inner.light_block(height)
+    }
+    fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
+        let mut lists = self.lists.lock().expect("lists lock");
+        if let Some(arg) = path.strip_prefix("/holdings/") {
+            let paths = [format!("/offers_in/{arg}"), format!("/offers_out/{arg}")];
+            let holdings = self.inner.query(path)?;
+            for p in paths {
+                let r = self.inner.query(&p)?;
+                lists.insert(p, r);
+            }
+            return Ok(holdings);
+        }
+        if let Some(r) = lists.remove(path) {
+            return Ok(r);
+        }
+        self.inner.query(path)
+    }
+    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
+        self.inner.broadcast(tx)
+    }
+}
+
+/// A node that never answers.
+struct Down;
+
+impl Transport for Down {
+    fn name(&self) -> String {
+        "down".into()
+    }
+    fn status(&self) -> Result<NodeStatus, TransportError> {
+        Err(down())
+    }
+    fn light_block(&self, _: u64) -> Result<LightBlock, TransportError> {
+        Err(down())
+    }
+    fn query(&self, _: &str) -> Result<QueryResult, TransportError> {
+        Err(down())
+    }
+    fn broadcast(&self, _: &[u8]) -> Result<BroadcastResult, TransportError> {
+        Err(down())
+    }
+}
+
+fn down() -> TransportError {
+    TransportError::Unreachable {
+        node: "down".into(),
+        reason: "connection refused".into(),
+    }
+}
+
+const HONEST: u8 = 0;
+const DROP_ONE: u8 = 1;
+const ALTER_ONE: u8 = 2;
+
+/// Wraps a transport and, when told to, lies about holdings lists.
+struct Lying {
+    inner: Arc<dyn Transport>,
+    mode: Arc<AtomicU8>,
+}
+
+impl Transport for Lying {
+    fn name(&self) -> String {
+        format!("lying({})", self.inner.name())
+    }
+    fn status(&self) -> Result<NodeStatus, TransportError> {
+        self.inner.status()
+    }
+    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
+        self.inner.light_block(height)
+    }
+    fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
+        let mut r = self.inner.query(path)?;
+        let mode = self.mode.load(Ordering::SeqCst);
+        if mode == HONEST || !path.starts_with("/holdings/") {
+            return Ok(r);
+        }
+        let mut answer: Answer = codec::decode_stored(&r.value).expect("answer decodes");
+        let Answer::List(list) = &mut answer else {
+            panic!("holdings answer is a list")
+        };
+        assert!(!list.pieces.is_empty(), "nothing to lie about");
+        if mode == DROP_ONE {
+            list.pieces.pop();
+        } else {
+            let v = list.pieces[0].1.value.as_mut().expect("piece present");
+            let last = v.len() - 1;
+            v[last] ^= 1;
+        }
+        r.value = codec::encode(&answer);
+        Ok(r)
+    }
+    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
+        self.inner.broadcast(tx)
+    }
+}
+
+struct Net {
+    node: Arc<Mutex<SoloNode>>,
+    time: Arc<AtomicI64>,
+    live: Arc<Live>,
+    anchor: TrustAnchor,
+    fx: Fixture,
+}
+
+impl Net {
+    fn new() -> Net {
+        let fx = Fixture::standard();
+        let node = SoloNode::in_memory(fx.genesis(), testkit::validator_signing_key("validator-0"))
+            .expect("solo node");
+        let node = Arc::new(Mutex::new(node));
+        let time = Arc::new(AtomicI64::new(GENESIS_TIME + 3600));
+        let live = Arc::new(Live {
+            inner: SoloTransport::new(node.clone()),
+            time: time.clone(),
+            lists: Mutex::new(HashMap::new()),
+        });
+        let mut net = Net {
+            node,
+            time,
+            live,
+            anchor: TrustAnchor::genesis_validators("", Hash32([0; 32])),
+            fx,
+        };
+        net.block();
+        let set = net.lock().validator_set(1).expect("validator set");
+        let hash = Hash32(set.hash().as_bytes().try_into().expect("32 bytes"));
+        net.anchor = TrustAnchor::genesis_validators(testkit::CHAIN_ID, hash);
+        net
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SoloNode> {
+        self.node.lock().expect("node lock")
+    }
+
+    /// Produces a block 10 s after the latest one (committing the mempool).
+    fn block(&mut self) -> BlockSummary {
+        let t = self.time.fetch_add(10, Ordering::SeqCst) + 10;
+        self.lock().produce_block(t).expect("produce block")
+    }
+
+    /// Moves block time forward by whole days and produces a block there.
+    fn advance_days(&mut self, days: i64) -> BlockSummary {
+        self.time.fetch_add(days * 86_400, Ordering::SeqCst);
+        self.block()
+    }
+
+    fn mempool(&self) -> usize {
+        self.lock().mempool_len()
+    }
+
+    fn today(&self) -> Day {
+        Day::from_unix_seconds(self.time.load(Ordering::SeqCst)).expect("day")
+    }
+
+    fn addr(&self, who: &str) -> Address {
+        self.fx.addr(who)
+    }
+
+    fn signer(&self, who: &str) -> Arc<dyn Signer> {
+        Arc::new(LocalKey::from_secret(SecretKey::from_seed(who.as_bytes())))
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(TestClock(self.time.clone()))
+    }
+
+    fn config(&self) -> WalletConfig {
+        WalletConfig::new(self.anchor.clone())
+    }
+
+    fn wallet_over(&self, who: &str, transport: Arc<dyn Transport>) -> Wallet {
+        let w = Wallet::in_memory(
+            self.config(),
+            self.signer(who),
+            transport,
+            vec![],
+            self.clock(),
+        )
+        .expect("wallet");
+        assert_eq!(w.address(), self.addr(who));
+        w
+    }
+
+    fn wallet(&self, who: &str) -> Wallet {
+        self.wallet_over(who, self.live.clone())
+    }
+
+    fn open(&self, who: &str, path: &std::path::Path, transport: Arc<dyn Transport>) -> Wallet {
+        Wallet::open(
+            path,
+            self.config(),
+            self.signer(who),
+            transport,
+            vec![],
+            self.clock(),
+        )
+        .expect("open wallet")
+    }
+}
+
+fn refresh(w: &mut Wallet) -> Vec<WalletEvent> {
+    w.refresh().unwrap_or_else(|e| panic!("{w:?} refresh: {e}"))
+}
+
+fn submit(w: &mut Wallet, body: TxBody) -> Hash32 {
+    let kind = body.kind();
+    w.submit(body)
+        .unwrap_or_else(|e| panic!("{w:?} {kind}: {e}"))
+}
+
+/// Submits and produces the block that commits it; checks it committed.
+fn run(net: &mut Net, w: &mut Wallet, body: TxBody) -> (Hash32, u64) {
+    let hash = submit(w, body);
+    let s = net.block();
+    let r = s
+        .txs
+        .iter()
+        .find(|t| t.hash == hash)
+        .expect("tx in the block");
+    assert_eq!(r.code, 0, "{}", r.log);
+    (hash, s.height)
+}
+
+fn offers_in(w: &Wallet) -> Vec<(Hash32, Piece)> {
+    w.view().expect("view").offers_in.clone()
+}
+
+fn holdings(w: &Wallet) -> Vec<(Hash32, Piece)> {
+    w.view().expect("view").holdings.clone()
+}
+
+fn received(events: &[WalletEvent]) -> Vec<(Hash32, Amount)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            WalletEvent::OfferReceived { piece, amount, .. } => Some((*piece, *amount)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn added(events: &[WalletEvent]) -> Vec<(Hash32, Amount, PieceStatus)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            WalletEvent::HoldingAdded {
+                piece,
+                amount,
+                status,
+            } => Some((*piece, *amount, status.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn removed(events: &[WalletEvent]) -> Vec<Hash32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            WalletEvent::HoldingRemoved { piece } => Some(*piece),
+            _ => None,
+        })
+        .collect()
+}
+
+fn refused_code(r: Result<Hash32, WalletError>) -> u32 {
+    match r {
+        Err(WalletError::Refused { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// Bank's credit line to core, a document and a certificate issued to `to`; returns the root.
+fn issue(
+    net: &mut Net,
+    bank: &mut Wallet,
+    core: &mut Wallet,
+    to: &str,
+    face: u64,
+    days: u32,
+) -> Hash32 {
+    let (core_a, to_a, bank_a) = (net.addr("core"), net.addr(to), net.addr("bank"));
+    refresh(bank);
+    if !bank_has_line(bank) {
+        run(
+            net,
+            bank,
+            TxBody::SetCreditLine {
+                obligor: core_a,
+                currency: cny(),
+                limit: Amount(1_000_000_000),
+            },
+        );
+    }
+    net.block();
+    refresh(core);
+    let document = Hash32(cascade_core::crypto::sha256(
+        format!("invoice-{}-{}", net.time.load(Ordering::SeqCst), face).as_bytes(),
+    ));
+    run(
+        net,
+        core,
+        TxBody::AnchorDocument {
+            hash: document,
+            amount: Money {
+                amount: Amount(face),
+                currency: cny(),
+            },
+            buyer: core_a,
+            seller: to_a,
+        },
+    );
+    net.block();
+    refresh(core);
+    let maturity = Day(net.today().0 + days);
+    let (_, _) = run(
+        net,
+        core,
+        TxBody::Issue {
+            to: to_a,
+            amount: Amount(face),
+            currency: cny(),
+            maturity,
+            document,
+            credit_grantor: bank_a,
+        },
+    );
+    net.block();
+    refresh(core);
+    let out = &core.view().expect("view").offers_out;
+    out.iter()
+        .find(|(_, p)| p.holder == to_a && p.amount == Amount(face))
+        .map(|(id, _)| *id)
+        .expect("the issued offer is in core's offers out")
+}
+
+/// Whether the bank already set a credit line (its account nonce moved).
+fn bank_has_line(bank: &Wallet) -> bool {
+    bank.view().expect("view").account.nonce > 0
+}
+
+// ---- 1. lifecycle -------------------------------------------------------------------------
+
+#[test]
+fn three_tier_lifecycle_through_wallets() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let mut t1 = net.wallet("t1");
+    let mut t2a = net.wallet("t2a");
+    let mut t2b = net.wallet("t2b");
+    let mut t3a = net.wallet("t3a");
+    for w in [&mut t1, &mut t2a, &mut t2b, &mut t3a] {
+        assert!(refresh(w).is_empty());
+    }
+    let face = 1_000_000_00;
+    let root = issue(&mut net, &mut bank, &mut core, "t1", face, 10);
+
+    // t1 sees the offer and accepts it.
+    let ev = refresh(&mut t1);
+    assert_eq!(received(&ev), vec![(root, Amount(face))]);
+    assert!(matches!(
+        offers_in(&t1)[0].1.status,
+        PieceStatus::Pending { .. }
+    ));
+    let (accept, height) = run(&mut net, &mut t1, TxBody::Accept { piece: root });
+    assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Pending));
+    let ev = refresh(&mut t1);
+    assert!(
+        ev.contains(&WalletEvent::Confirmed { tx: accept, height }),
+        "{ev:?}"
+    );
+    assert_eq!(added(&ev), vec![(root, Amount(face), PieceStatus::Active)]);
+    assert!(ev.contains(&WalletEvent::OfferClosed { piece: root }));
+    assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Committed { height }));
+
+    // t1 splits: 300,000.00 to t2a, 200,000.00 to t2b, 500,000.00 change.
+    let (a2a, a2b) = (net.addr("t2a"), net.addr("t2b"));
+    run(
+        &mut net,
+        &mut t1,
+        TxBody::Transfer {
+            piece: root,
+            outputs: vec![
+                Output {
+                    to: a2a,
+                    amount: Amount(300_000_00),
+                },
+                Output {
+                    to: a2b,
+                    amount: Amount(200_000_00),
+                },
+            ],
+        },
+    );
+    let ev = refresh(&mut t1);
+    assert_eq!(removed(&ev), vec![root]);
+    let change1 = added(&ev);
+    assert_eq!(change1.len(), 1);
+    assert_eq!(change1[0].1, Amount(500_000_00));
+    let change1 = change1[0].0;
+    let out: Vec<Amount> = t1
+        .view()
+        .expect("view")
+        .offers_out
+        .iter()
+        .map(|(_, p)| p.amount)
+        .collect();
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        out.iter().map(|a| a.0).sum::<u64>(),
+        500_000_00,
+        "offers out {out:?}"
+    );
+
+    let ev = refresh(&mut t2b);
+    assert_eq!(received(&ev).len(), 1);
+    assert_eq!(received(&ev)[0].1, Amount(200_000_00));
+    let ev = refresh(&mut t2a);
+    let p2a = received(&ev);
+    assert_eq!(p2a.len(), 1);
+    assert_eq!(p2a[0].1, Amount(300_000_00));
+    let p2a = p2a[0].0;
+
+    // t2a accepts and passes 100,000.00 on to t3a.
+    run(&mut net, &mut t2a, TxBody::Accept { piece: p2a });
+    refresh(&mut t2a);
+    assert_eq!(holdings(&t2a), vec![(p2a, holdings(&t2a)[0].1.clone())]);
+    let a3a = net.addr("t3a");
+    run(
+        &mut net,
+        &mut t2a,
+        TxBody::Transfer {
+            piece: p2a,
+            outputs: vec![Output {
+                to: a3a,
+                amount: Amount(100_000_00),
+            }],
+        },
+    );
+    let ev = refresh(&mut t2a);
+    assert_eq!(removed(&ev), vec![p2a]);
+    let change2 = added(&ev);
+    assert_eq!(change2.len(), 1);
+    assert_eq!(change2[0].1, Amount(200_000_00));
+    let change2 = change2[0].0;
+
+    let ev = refresh(&mut t3a);
+    let p3a = received(&ev);
+    assert_eq!(p3a.len(), 1);
+    assert_eq!(p3a[0].1, Amount(100_000_00));
+    let p3a = p3a[0].0;
+    let (acc3, h3) = run(&mut net, &mut t3a, TxBody::Accept { piece: p3a });
+    let ev = refresh(&mut t3a);
+    assert!(ev.contains(&WalletEvent::Confirmed {
+        tx: acc3,
+        height: h3
+    }));
+    assert_eq!(
+        added(&ev),
+        vec![(p3a, Amount(100_000_00), PieceStatus::Active)]
+    );
+
+    // Before financing: a quote equal to the ledger's pricing for the same inputs.
+    let rate = AnnualRate::from_bps(450).expect("rate");
+    let quote = t3a
+        .quote(&p3a, Amount(100_000_00), rate, DayCount::Act360)
+        .expect("quote");
+    let view = t3a.view().expect("view").clone();
+    let maturity = t3a
+        .root(&root)
+        .expect("root")
+        .expect("present")
+        .terms
+        .maturity;
+    let expected = pricing::discount(
+        Amount(100_000_00),
+        rate,
+        view.today,
+        maturity,
+        DayCount::Act360,
+    )
+    .expect("pricing");
+    assert_eq!(quote, expected);
+    assert_eq!(quote.face, Amount(100_000_00));
+    assert_eq!(
+        quote.interest.0 + quote.proceeds.0,
+        100_000_00,
+        "interest + proceeds = face"
+    );
+    assert!(quote.interest.0 > 0);
+
+    let bank_a = net.addr("bank");
+    run(
+        &mut net,
+        &mut t3a,
+        TxBody::RequestFinancing {
+            piece: p3a,
+            financier: bank_a,
+            amount: Amount(100_000_00),
+            rate,
+        },
+    );
+    refresh(&mut t3a);
+
+    // The bank sees the request and accepts it.
+    let ev = refresh(&mut bank);
+    let req = received(&ev);
+    assert_eq!(req.len(), 1, "{ev:?}");
+    assert_eq!(req[0].1, Amount(100_000_00));
+    let req_piece = req[0].0;
+    let (_, p) = offers_in(&bank)
+        .into_iter()
+        .find(|(id, _)| *id == req_piece)
+        .expect("request in offers in");
+    assert!(matches!(
+        p.status,
+        PieceStatus::FinancingRequested { financier, .. } if financier == bank_a
+    ));
+    run(
+        &mut net,
+        &mut bank,
+        TxBody::AcceptFinancing {
+            piece: req_piece,
+            payment_reference: "wire-0001".into(),
+        },
+    );
+    let ev = refresh(&mut bank);
+    let financed = added(&ev);
+    assert_eq!(financed.len(), 1, "{ev:?}");
+    assert_eq!(financed[0].1, Amount(100_000_00));
+    assert_eq!(financed[0].2, PieceStatus::Financed);
+    let financed = financed[0].0;
+    let ev = refresh(&mut t3a);
+    assert!(holdings(&t3a).is_empty(), "{ev:?}");
+
+    // Lineage before settlement: outstanding pieces sum to the face.
+    let (rec, pieces) = t1.lineage(&root).expect("lineage");
+    assert_eq!(rec.face, Amount(face));
+    let outstanding: u64 = pieces
+        .iter()
+        .filter(|(_, p)| p.status.is_outstanding())
+        .map(|(_, p)| p.amount.0)
+        .sum();
+    assert_eq!(outstanding, face);
+
+    // After maturity the obligor settles; every holder's piece leaves its holdings.
+    net.advance_days(10);
+    refresh(&mut core);
+    run(&mut net, &mut core, TxBody::Settle { root });
+    let ev = refresh(&mut t1);
+    assert_eq!(removed(&ev), vec![change1]);
+    let ev = refresh(&mut t2a);
+    assert_eq!(removed(&ev), vec![change2]);
+    let ev = refresh(&mut bank);
+    assert_eq!(removed(&ev), vec![financed]);
+    let ev = refresh(&mut t2b);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, WalletEvent::OfferClosed { .. })),
+        "{ev:?}"
+    );
+    for w in [&t1, &t2a, &t2b, &t3a, &bank] {
+        assert!(holdings(w).is_empty());
+    }
+
+    let (rec, pieces) = t2a.lineage(&root).expect("lineage");
+    assert_eq!(rec.face, Amount(face));
+    assert!(pieces.iter().all(|(_, p)| !p.status.is_outstanding()));
+    let settled: u64 = pieces
+        .iter()
+        .filter(|(_, p)| p.status == PieceStatus::Settled)
+        .map(|(_, p)| p.amount.0)
+        .sum();
+    assert_eq!(settled, face);
+}
+
+// ---- 2. prechecks -------------------------------------------------------------------------
+
+#[test]
+fn prechecks_give_the_ledgers_typed_errors_without_broadcasting() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let mut t1 = net.wallet("t1");
+    let face = 500_000_00;
+    let root = issue(&mut net, &mut bank, &mut core, "t1", face, 30);
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::Accept { piece: root });
+    refresh(&mut t1);
+    assert_eq!(holdings(&t1).len(), 1);
+
+    let mempool = net.mempool();
+    let tracked = t1.transactions().clone();
+    let (me, a2a, a2b) = (net.addr("t1"), net.addr("t2a"), net.addr("t2b"));
+    let out = |to: Address, amount: u64| Output {
+        to,
+        amount: Amount(amount),
+    };
+    let stranger = Hash32([9; 32]);
+
+    match t1.submit(TxBody::Transfer {
+        piece: stranger,
+        outputs: vec![out(a2a, 1)],
+    }) {
+        Err(WalletError::NotInWallet { piece, list }) => {
+            assert_eq!(piece, stranger);
+            assert_eq!(list, "holdings");
+        }
+        other => panic!("expected NotInWallet, got {other:?}"),
+    }
+    assert_eq!(
+        refused_code(t1.submit(TxBody::Transfer {
+            piece: root,
+            outputs: vec![out(me, 1)],
+        })),
+        TxError::SelfTransfer.code()
+    );
+    assert_eq!(
+        refused_code(t1.submit(TxBody::Transfer {
+            piece: root,
+            outputs: vec![out(a2a, 1), out(a2a, 2)],
+        })),
+        TxError::DuplicateRecipient { to: a2a }.code()
+    );
+    assert_eq!(
+        refused_code(t1.submit(TxBody::Transfer {
+            piece: root,
+            outputs: vec![out(a2a, 0)],
+        })),
+        TxError::ZeroAmount.code()
+    );
+    let split_code = TxError::SplitExceedsPiece {
+        outputs: Amount(face + 1),
+        available: Amount(face),
+    }
+    .code();
+    match t1.submit(TxBody::Transfer {
+        piece: root,
+        outputs: vec![out(a2a, face), out(a2b, 1)],
+    }) {
+        Err(WalletError::Refused { code, message }) => {
+            assert_eq!(code, split_code);
+            assert_eq!(
+                message,
+                TxError::SplitExceedsPiece {
+                    outputs: Amount(face + 1),
+                    available: Amount(face),
+                }
+                .to_string()
+            );
+        }
+        other => panic!("expected SplitExceedsPiece, got {other:?}"),
+    }
+    match t1.submit(TxBody::Accept { piece: stranger }) {
+        Err(WalletError::NotInWallet { piece, list }) => {
+            assert_eq!(piece, stranger);
+            assert_eq!(list, "offers");
+        }
+        other => panic!("expected NotInWallet, got {other:?}"),
+    }
+    let bank_a = net.addr("bank");
+    assert_eq!(
+        refused_code(t1.submit(TxBody::RequestFinancing {
+            piece: root,
+            financier: bank_a,
+            amount: Amount(face + 1),
+            rate: AnnualRate::from_bps(400).expect("rate"),
+        })),
+        split_code
+    );
+    assert_eq!(net.mempool(), mempool, "nothing was broadcast");
+    assert_eq!(t1.transactions(), &tracked, "nothing was tracked");
+
+    // A refusal only the node can see: an issue under a credit line that does not exist.
+    // The same transaction on a fixture ledger gives the ledger's code.
+    let mut fx = Fixture::new(STANDARD_PARTICIPANTS, Params::default());
+    let document = fx.anchor("t1", 1_000_00);
+    let (fx_t1, factor) = (fx.addr("t1"), fx.addr("factor"));
+    let maturity = Day(fx.today().0 + 30);
+    let expected = fx.err(
+        "core",
+        TxBody::Issue {
+            to: fx_t1,
+            amount: Amount(1_000_00),
+            currency: cny(),
+            maturity,
+            document,
+            credit_grantor: factor,
+        },
+    );
+    refresh(&mut core);
+    let doc = Hash32(cascade_core::crypto::sha256(b"no-line"));
+    let core_a = net.addr("core");
+    run(
+        &mut net,
+        &mut core,
+        TxBody::AnchorDocument {
+            hash: doc,
+            amount: Money {
+                amount: Amount(1_000_00),
+                currency: cny(),
+            },
+            buyer: core_a,
+            seller: me,
+        },
+    );
+    net.block();
+    refresh(&mut core);
+    let core_tracked = core.transactions().len();
+    let mempool = net.mempool();
+    let maturity = Day(net.today().0 + 30);
+    match core.submit(TxBody::Issue {
+        to: me,
+        amount: Amount(1_000_00),
+        currency: cny(),
+        maturity,
+        document: doc,
+        credit_grantor: factor,
+    }) {
+        Err(WalletError::Refused { code, .. }) => assert_eq!(code, expected.code(), "{expected}"),
+        other => panic!("expected the node's refusal, got {other:?}"),
+    }
+    assert_eq!(net.mempool(), mempool);
+    assert_eq!(core.transactions().len(), core_tracked);
+}
+
+// ---- 3. submission and tracking -----------------------------------------------------------
+
+#[test]
+fn submission_is_idempotent_and_tracked_to_commit() {
+    let mut net = Net::new();
+    let mut core = net.wallet("core");
+    refresh(&mut core);
+    let nonce = core.view().expect("view").account.nonce;
+    let (core_a, t1) = (net.addr("core"), net.addr("t1"));
+    let anchor = |n: u8| TxBody::AnchorDocument {
+        hash: Hash32([n; 32]),
+        amount: Money {
+            amount: Amount(10_000_00),
+            currency: cny(),
+        },
+        buyer: core_a,
+        seller: t1,
+    };
+    let first = submit(&mut core, anchor(1));
+    assert_eq!(core.tx_status(&first), Some(&TxStatus::Pending));
+    assert_eq!(net.mempool(), 1);
+    // Re-broadcasting the pending transaction is idempotent.
+    assert_eq!(core.resubmit(&first).expect("resubmit"), first);
+    assert_eq!(core.transactions().len(), 1);
+    assert_eq!(net.mempool(), 1);
+
+    let second = submit(&mut core, anchor(2));
+    assert_ne!(first, second);
+    assert_eq!(core.transactions()[&first].nonce, nonce);
+    assert_eq!(core.transactions()[&second].nonce, nonce + 1);
+    assert_eq!(net.mempool(), 2);
+
+    let s = net.block();
+    assert_eq!(s.txs.len(), 2);
+    assert!(s.txs.iter().all(|t| t.code == 0), "{:?}", s.txs);
+    let ev = refresh(&mut core);
+    for tx in [first, second] {
+        assert_eq!(
+            core.tx_status(&tx),
+            Some(&TxStatus::Committed { height: s.height })
+        );
+        assert!(ev.contains(&WalletEvent::Confirmed {
+            tx,
+            height: s.height
+        }));
+    }
+    assert_eq!(core.view().expect("view").account.nonce, nonce + 2);
+    // A committed transaction's resubmission is a no-op.
+    assert_eq!(core.resubmit(&first).expect("resubmit"), first);
+    assert_eq!(net.mempool(), 0);
+    assert_eq!(core.transactions().len(), 2);
+}
+
+// ---- 4. offline ---------------------------------------------------------------------------
+
+#[test]
+fn the_cache_opens_offline_and_reconciles_online() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let first = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t1.redb");
+
+    let (view, txs, accept) = {
+        let mut t1 = net.open("t1", &path, net.live.clone());
+        assert_eq!(
+            received(&refresh(&mut t1)),
+            vec![(first, Amount(100_000_00))]
+        );
+        let (accept, _) = run(&mut net, &mut t1, TxBody::Accept { piece: first });
+        refresh(&mut t1);
+        assert_eq!(holdings(&t1).len(), 1);
+        (t1.view().cloned(), t1.transactions().clone(), accept)
+    };
+    assert!(matches!(txs[&accept].status, TxStatus::Committed { .. }));
+
+    // Reopened with no network: the same view and transactions.
+    {
+        let mut t1 = net.open("t1", &path, Arc::new(Down));
+        assert_eq!(t1.view().cloned(), view);
+        assert_eq!(t1.transactions(), &txs);
+        assert_eq!(holdings(&t1)[0].0, first);
+        assert!(matches!(
+            t1.refresh(),
+            Err(WalletError::Transport(TransportError::Unreachable { .. }))
+        ));
+        assert_eq!(t1.view().cloned(), view, "a failed refresh keeps the view");
+    }
+
+    // Meanwhile a second certificate is offered; the next online refresh sees it.
+    let second = issue(&mut net, &mut bank, &mut core, "t1", 50_000_00, 30);
+    let mut t1 = net.open("t1", &path, net.live.clone());
+    assert_eq!(t1.view().cloned(), view);
+    let ev = refresh(&mut t1);
+    assert_eq!(received(&ev), vec![(second, Amount(50_000_00))]);
+    assert_eq!(holdings(&t1)[0].0, first);
+    assert!(t1.view().expect("view").version > view.expect("view").version);
+}
+
+// ---- 5. lying node ------------------------------------------------------------------------
+
+#[test]
+fn a_node_lying_about_holdings_is_caught_and_the_view_kept() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    let mode = Arc::new(AtomicU8::new(HONEST));
+    let lying = Arc::new(Lying {
+        inner: net.live.clone(),
+        mode: mode.clone(),
+    });
+    let mut t1 = net.wallet_over("t1", lying);
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::Accept { piece: root });
+    refresh(&mut t1);
+    assert_eq!(holdings(&t1).len(), 1);
+    let before = t1.view().cloned();
+
+    net.block();
+    mode.store(DROP_ONE, Ordering::SeqCst);
+    match t1.refresh() {
+        Err(WalletError::Proof(ProofError::Incomplete { expected, got })) => {
+            assert_eq!((expected, got), (1, 0));
+        }
+        other => panic!("expected an incomplete list, got {other:?}"),
+    }
+    assert_eq!(t1.view().cloned(), before);
+
+    mode.store(ALTER_ONE, Ordering::SeqCst);
+    match t1.refresh() {
+        Err(WalletError::Proof(ProofError::Mismatch)) => {}
+        other => panic!("expected a mismatch, got {other:?}"),
+    }
+    assert_eq!(t1.view().cloned(), before);
+
+    // Honest again: the refresh goes through.
+    mode.store(HONEST, Ordering::SeqCst);
+    refresh(&mut t1);
+    assert_eq!(holdings(&t1), before.expect("view").holdings);
+}
+
+/// Against a plain solo node (no block produced on demand), answers for state H wait for
+/// header H + 1: the first refresh says so and keeps the answers, and once the next block
+/// exists the next refresh verifies those same answers.
+#[test]
+fn refresh_keeps_answers_until_the_next_header_exists() {
+    let mut net = Net::new();
+    let plain: Arc<dyn Transport> = Arc::new(SoloTransport::new(net.node.clone()));
+    let mut t1 = net.wallet_over("t1", plain);
+    let version = net.lock().latest_height();
+    match t1.refresh() {
+        Err(WalletError::AwaitingNextBlock { version: v }) => assert_eq!(v, version),
+        other => panic!("expected AwaitingNextBlock, got {other:?}"),
+    }
+    assert!(t1.view().is_none(), "nothing shown before it is verified");
+    net.block();
+    t1.refresh()
+        .expect("the kept answers verify against the new header");
+    let view = t1.view().expect("verified view");
+    assert_eq!(view.version, version);
+    assert!(view.holdings.is_empty());
+}

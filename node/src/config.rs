@@ -1,0 +1,409 @@
+//! A node's home directory, CometBFT's `config.toml` and `genesis.json`, and its key files.
+//!
+//! `config.toml` is edited with `toml_edit`, so comments and layout written by
+//! `cometbft init` survive and only the named keys change.
+
+use crate::error::NodeError;
+use base64::Engine as _;
+use cascade_core::ValidatorKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use toml_edit::DocumentMut;
+
+/// Voting power each validator gets in a generated genesis.
+pub const DEFAULT_VALIDATOR_POWER: u64 = 10;
+
+/// The layout of a node's home directory: `<home>/cometbft` is CometBFT's home,
+/// `<home>/data/ledger.redb` the ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeHome {
+    root: PathBuf,
+}
+
+impl NodeHome {
+    /// The home at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> NodeHome {
+        NodeHome { root: root.into() }
+    }
+
+    /// The home directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// CometBFT's home (`--home` of `cometbft`).
+    pub fn cometbft(&self) -> PathBuf {
+        self.root.join("cometbft")
+    }
+
+    /// CometBFT's `config.toml`.
+    pub fn config_toml(&self) -> PathBuf {
+        self.cometbft().join("config").join("config.toml")
+    }
+
+    /// CometBFT's `genesis.json`.
+    pub fn genesis_json(&self) -> PathBuf {
+        self.cometbft().join("config").join("genesis.json")
+    }
+
+    /// The validator's consensus key.
+    pub fn priv_validator_key(&self) -> PathBuf {
+        self.cometbft()
+            .join("config")
+            .join("priv_validator_key.json")
+    }
+
+    /// The node's p2p key.
+    pub fn node_key(&self) -> PathBuf {
+        self.cometbft().join("config").join("node_key.json")
+    }
+
+    /// The application's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    /// The ledger database.
+    pub fn ledger(&self) -> PathBuf {
+        self.data_dir().join("ledger.redb")
+    }
+}
+
+/// CometBFT's `config.toml`, loaded for editing.
+pub struct ConfigFile {
+    path: PathBuf,
+    doc: DocumentMut,
+}
+
+impl ConfigFile {
+    /// Reads and parses the file.
+    pub fn load(path: &Path) -> Result<ConfigFile, NodeError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| NodeError::io("cannot read", path, e))?;
+        let doc = text
+            .parse::<DocumentMut>()
+            .map_err(|e| NodeError::config(path, format!("not valid TOML: {e}")))?;
+        Ok(ConfigFile {
+            path: path.to_path_buf(),
+            doc,
+        })
+    }
+
+    /// Sets `key` in `[section]` (or at the top level for `None`). The section must exist:
+    /// every section this code touches is written by `cometbft init`, so a missing one
+    /// means the file is not what we think it is.
+    pub fn set(
+        &mut self,
+        section: Option<&str>,
+        key: &str,
+        value: impl Into<toml_edit::Value>,
+    ) -> Result<(), NodeError> {
+        let table = match section {
+            None => self.doc.as_table_mut(),
+            Some(name) => self
+                .doc
+                .get_mut(name)
+                .and_then(toml_edit::Item::as_table_mut)
+                .ok_or_else(|| NodeError::config(&self.path, format!("no [{name}] table")))?,
+        };
+        match table.get_mut(key).and_then(toml_edit::Item::as_value_mut) {
+            // Replace only the value, so the key's comment and layout stay.
+            Some(old) => {
+                let decor = old.decor().clone();
+                *old = value.into();
+                *old.decor_mut() = decor;
+            }
+            None => {
+                table.insert(key, toml_edit::value(value));
+            }
+        }
+        Ok(())
+    }
+
+    /// A string value of `key` in `[section]` (or the top level).
+    pub fn get_str(&self, section: Option<&str>, key: &str) -> Option<&str> {
+        let table = match section {
+            None => self.doc.as_table(),
+            Some(name) => self.doc.get(name)?.as_table()?,
+        };
+        table.get(key)?.as_str()
+    }
+
+    /// Writes the file back.
+    pub fn save(&self) -> Result<(), NodeError> {
+        std::fs::write(&self.path, self.doc.to_string())
+            .map_err(|e| NodeError::io("cannot write", &self.path, e))
+    }
+}
+
+/// Where the application serves ABCI, from CometBFT's `proxy_app` setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AbciAddress {
+    /// `tcp://host:port`.
+    Tcp(String),
+    /// `unix:///path`.
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for AbciAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AbciAddress::Tcp(a) => write!(f, "tcp://{a}"),
+            AbciAddress::Unix(p) => write!(f, "unix://{}", p.display()),
+        }
+    }
+}
+
+/// Parses a `proxy_app` value (`tcp://host:port` or `unix://path`).
+pub fn parse_abci_address(value: &str) -> Option<AbciAddress> {
+    if let Some(rest) = value.strip_prefix("tcp://") {
+        let (host, port) = rest.rsplit_once(':')?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return None;
+        }
+        Some(AbciAddress::Tcp(rest.to_string()))
+    } else if let Some(rest) = value.strip_prefix("unix://") {
+        (!rest.is_empty()).then(|| AbciAddress::Unix(PathBuf::from(rest)))
+    } else {
+        None
+    }
+}
+
+/// The ABCI address CometBFT of this home connects to.
+pub fn proxy_app(home: &NodeHome) -> Result<AbciAddress, NodeError> {
+    let path = home.config_toml();
+    let config = ConfigFile::load(&path)?;
+    let value = config
+        .get_str(None, "proxy_app")
+        .ok_or_else(|| NodeError::config(&path, "no proxy_app setting"))?;
+    parse_abci_address(value).ok_or_else(|| {
+        NodeError::config(
+            &path,
+            format!("proxy_app {value:?} is not tcp://host:port or unix://path (a built-in app name cannot be served by cascade-node)"),
+        )
+    })
+}
+
+/// The addresses one node listens on, all on 127.0.0.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ports {
+    /// Peer-to-peer.
+    pub p2p: u16,
+    /// CometBFT RPC (HTTP JSON-RPC).
+    pub rpc: u16,
+    /// ABCI (the application).
+    pub abci: u16,
+}
+
+/// Points a node at 127.0.0.1 `ports`, names it and sets its persistent peers.
+pub fn configure_local(
+    config: &mut ConfigFile,
+    moniker: &str,
+    ports: Ports,
+    persistent_peers: &[String],
+) -> Result<(), NodeError> {
+    config.set(None, "moniker", moniker)?;
+    config.set(None, "proxy_app", format!("tcp://127.0.0.1:{}", ports.abci))?;
+    config.set(
+        Some("rpc"),
+        "laddr",
+        format!("tcp://127.0.0.1:{}", ports.rpc),
+    )?;
+    config.set(
+        Some("p2p"),
+        "laddr",
+        format!("tcp://127.0.0.1:{}", ports.p2p),
+    )?;
+    config.set(Some("p2p"), "persistent_peers", persistent_peers.join(","))?;
+    Ok(())
+}
+
+/// Settings for several nodes on one machine: peers on one IP, short consensus timeouts
+/// (loopback latency is well under a millisecond), no metrics or profiling listeners.
+pub fn tune_for_loopback(config: &mut ConfigFile) -> Result<(), NodeError> {
+    config.set(Some("p2p"), "addr_book_strict", false)?;
+    config.set(Some("p2p"), "allow_duplicate_ip", true)?;
+    config.set(Some("p2p"), "flush_throttle_timeout", "10ms")?;
+    config.set(Some("rpc"), "pprof_laddr", "")?;
+    config.set(Some("instrumentation"), "prometheus", false)?;
+    for (key, value) in [
+        ("timeout_propose", "1s"),
+        ("timeout_propose_delta", "200ms"),
+        ("timeout_prevote", "300ms"),
+        ("timeout_prevote_delta", "100ms"),
+        ("timeout_precommit", "300ms"),
+        ("timeout_precommit_delta", "100ms"),
+        ("timeout_commit", "400ms"),
+    ] {
+        config.set(Some("consensus"), key, value)?;
+    }
+    Ok(())
+}
+
+/// Reads a JSON file.
+pub fn read_json(path: &Path) -> Result<Value, NodeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| NodeError::io("cannot read", path, e))?;
+    serde_json::from_str(&text).map_err(|e| NodeError::config(path, format!("not valid JSON: {e}")))
+}
+
+/// Writes a JSON file (pretty-printed).
+pub fn write_json(path: &Path, value: &Value) -> Result<(), NodeError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| NodeError::config(path, format!("cannot encode JSON: {e}")))?;
+    std::fs::write(path, text + "\n").map_err(|e| NodeError::io("cannot write", path, e))
+}
+
+/// A validator's consensus key, as CometBFT's `priv_validator_key.json` states it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatorIdentity {
+    /// CometBFT validator address (upper-case hex of the first 20 bytes of SHA-256 of the key).
+    pub address: String,
+    /// The Ed25519 public key.
+    pub pub_key: ValidatorKey,
+}
+
+impl ValidatorIdentity {
+    /// The entry for this validator in a CometBFT genesis `validators` list.
+    pub fn genesis_entry(&self, name: &str, power: u64) -> Value {
+        json!({
+            "address": self.address,
+            "pub_key": {
+                "type": "tendermint/PubKeyEd25519",
+                "value": base64::engine::general_purpose::STANDARD.encode(self.pub_key.0),
+            },
+            "power": power.to_string(),
+            "name": name,
+        })
+    }
+}
+
+/// The CometBFT address of an Ed25519 validator key.
+pub fn validator_address(key: &ValidatorKey) -> String {
+    let digest = Sha256::digest(key.0);
+    upper_hex(&digest[..20])
+}
+
+/// Upper-case hex, as CometBFT prints addresses and hashes.
+pub fn upper_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn ed25519_from_json(path: &Path, key: &Value, expected_type: &str) -> Result<Vec<u8>, NodeError> {
+    let key_type = key.get("type").and_then(Value::as_str).unwrap_or("");
+    if key_type != expected_type {
+        return Err(NodeError::config(
+            path,
+            format!(
+                "key type {key_type:?} is not {expected_type:?} (only Ed25519 keys are supported)"
+            ),
+        ));
+    }
+    let value = key
+        .get("value")
+        .and_then(Value::as_str)
+        .ok_or_else(|| NodeError::config(path, "key has no value"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .map_err(|e| NodeError::config(path, format!("key is not base64: {e}")))
+}
+
+/// Reads `priv_validator_key.json` (only its public half is used).
+pub fn read_validator_identity(path: &Path) -> Result<ValidatorIdentity, NodeError> {
+    let doc = read_json(path)?;
+    let pub_key = doc
+        .get("pub_key")
+        .ok_or_else(|| NodeError::config(path, "no pub_key"))?;
+    let bytes = ed25519_from_json(path, pub_key, "tendermint/PubKeyEd25519")?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| NodeError::config(path, "Ed25519 public key is not 32 bytes"))?;
+    let pub_key = ValidatorKey(key);
+    if !pub_key.is_valid() {
+        return Err(NodeError::config(path, "not a valid Ed25519 public key"));
+    }
+    Ok(ValidatorIdentity {
+        address: validator_address(&pub_key),
+        pub_key,
+    })
+}
+
+/// The p2p node id from `node_key.json`: lower-case hex of the first 20 bytes of SHA-256 of
+/// the Ed25519 public key (the last 32 bytes of the stored 64-byte private key).
+pub fn read_node_id(path: &Path) -> Result<String, NodeError> {
+    let doc = read_json(path)?;
+    let priv_key = doc
+        .get("priv_key")
+        .ok_or_else(|| NodeError::config(path, "no priv_key"))?;
+    let bytes = ed25519_from_json(path, priv_key, "tendermint/PrivKeyEd25519")?;
+    if bytes.len() != 64 {
+        return Err(NodeError::config(
+            path,
+            "Ed25519 private key is not 64 bytes",
+        ));
+    }
+    let digest = Sha256::digest(&bytes[32..]);
+    Ok(digest[..20].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Sets the chain id and the application state of a CometBFT genesis document, and the
+/// validators when given.
+pub fn set_genesis(
+    path: &Path,
+    genesis: &mut Value,
+    chain_id: &str,
+    app_state: Value,
+    validators: Option<Vec<Value>>,
+) -> Result<(), NodeError> {
+    let doc = genesis
+        .as_object_mut()
+        .ok_or_else(|| NodeError::config(path, "genesis is not a JSON object"))?;
+    doc.insert("chain_id".into(), Value::String(chain_id.into()));
+    doc.insert("app_state".into(), app_state);
+    if let Some(validators) = validators {
+        doc.insert("validators".into(), Value::Array(validators));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abci_addresses() {
+        assert_eq!(
+            parse_abci_address("tcp://127.0.0.1:26658"),
+            Some(AbciAddress::Tcp("127.0.0.1:26658".into()))
+        );
+        assert_eq!(
+            parse_abci_address("unix:///tmp/app.sock"),
+            Some(AbciAddress::Unix("/tmp/app.sock".into()))
+        );
+        assert_eq!(parse_abci_address("kvstore"), None);
+        assert_eq!(parse_abci_address("tcp://127.0.0.1:http"), None);
+        assert_eq!(parse_abci_address("tcp://:1"), None);
+    }
+
+    #[test]
+    fn config_edits_keep_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "# top\nproxy_app = \"tcp://127.0.0.1:26658\"\nmoniker = \"x\"\n\n[p2p]\n# the listen address\nladdr = \"tcp://0.0.0.0:26656\"\npersistent_peers = \"\"\n",
+        )
+        .unwrap();
+        let mut config = ConfigFile::load(&path).unwrap();
+        config
+            .set(Some("p2p"), "laddr", "tcp://127.0.0.1:1")
+            .unwrap();
+        assert!(config.set(Some("nope"), "a", 1).is_err());
+        config.save().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("# the listen address"));
+        assert!(text.contains("laddr = \"tcp://127.0.0.1:1\""));
+        let config = ConfigFile::load(&path).unwrap();
+        assert_eq!(config.get_str(None, "moniker"), Some("x"));
+    }
+}
