@@ -293,29 +293,7 @@ impl Ledger {
         let index = block.txs;
         block.txs += 1;
         let hash = Hash32(crate::crypto::sha256(bytes));
-        let receipt_key = keys::receipt(&hash);
-        let known = block
-            .layer
-            .index
-            .get(&receipt_key)
-            .cloned()
-            .flatten()
-            .is_some()
-            || self.snapshot.index_get(&receipt_key)?.is_some();
-        if !known {
-            let receipt = TxReceipt {
-                hash,
-                height: block.env.height,
-                index,
-                code: err.code(),
-                log: err.to_string(),
-                events: Vec::new(),
-            };
-            block
-                .layer
-                .index
-                .insert(receipt_key, Some(codec::encode(&receipt)));
-        }
+        record_failure(&self.snapshot, block, hash, index, err)?;
         Ok(())
     }
 
@@ -380,7 +358,7 @@ impl Ledger {
         self.apply_inner(tx, false)
     }
 
-    fn apply_inner(&mut self, tx: &VerifiedTx, record_failure: bool) -> Result<TxReceipt, TxError> {
+    fn apply_inner(&mut self, tx: &VerifiedTx, keep_failure: bool) -> Result<TxReceipt, TxError> {
         let block = self
             .block
             .as_mut()
@@ -406,35 +384,12 @@ impl Ledger {
                     .insert(receipt_key, Some(codec::encode(&receipt)));
                 Ok(receipt)
             }
-            Err(err) if !record_failure => {
+            Err(err) if !keep_failure => {
                 block.txs -= 1;
                 Err(err)
             }
             Err(err) => {
-                // Record the failure for tracking, unless the hash already has a receipt
-                // (a replay of a committed transaction must not overwrite its success).
-                let known = block
-                    .layer
-                    .index
-                    .get(&receipt_key)
-                    .cloned()
-                    .flatten()
-                    .is_some()
-                    || self.snapshot.index_get(&receipt_key)?.is_some();
-                if !known {
-                    let receipt = TxReceipt {
-                        hash: tx.hash(),
-                        height: block.env.height,
-                        index,
-                        code: err.code(),
-                        log: err.to_string(),
-                        events: Vec::new(),
-                    };
-                    block
-                        .layer
-                        .index
-                        .insert(receipt_key, Some(codec::encode(&receipt)));
-                }
+                record_failure(&self.snapshot, block, tx.hash(), index, &err)?;
                 Err(err)
             }
         }
@@ -650,6 +605,41 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+/// Records a failure receipt for tracking, unless the hash already has a receipt (a replay
+/// of a committed transaction must not overwrite its success).
+fn record_failure(
+    snapshot: &Snapshot,
+    block: &mut OpenBlock,
+    hash: Hash32,
+    index: u32,
+    err: &TxError,
+) -> Result<(), StoreError> {
+    let receipt_key = keys::receipt(&hash);
+    let known = block
+        .layer
+        .index
+        .get(&receipt_key)
+        .cloned()
+        .flatten()
+        .is_some()
+        || snapshot.index_get(&receipt_key)?.is_some();
+    if !known {
+        let receipt = TxReceipt {
+            hash,
+            height: block.env.height,
+            index,
+            code: err.code(),
+            log: err.to_string(),
+            events: Vec::new(),
+        };
+        block
+            .layer
+            .index
+            .insert(receipt_key, Some(codec::encode(&receipt)));
+    }
+    Ok(())
 }
 
 /// Runs one transaction in `block`: its writes are merged on success and dropped on error.
