@@ -121,11 +121,18 @@ struct SigCache {
 }
 
 impl SigCache {
-    fn get_or_verify(&mut self, ledger: &mut Ledger, bytes: &[u8]) -> Result<VerifiedTx, TxError> {
+    /// The cached verification of `bytes`, or a fresh one (counted in `verifications`).
+    fn get_or_verify(
+        &mut self,
+        ledger: &mut Ledger,
+        bytes: &[u8],
+        verifications: &mut u64,
+    ) -> Result<VerifiedTx, TxError> {
         let hash = Hash32(crate::crypto::sha256(bytes));
         if let Some(v) = self.map.get(&hash) {
             return Ok(v.clone());
         }
+        *verifications += 1;
         let verified = ledger.verify(bytes)?;
         if self.order.len() >= SIG_CACHE_CAPACITY {
             if let Some(old) = self.order.pop_front() {
@@ -188,11 +195,8 @@ impl App {
     }
 
     fn verify(&mut self, bytes: &[u8]) -> Result<VerifiedTx, TxError> {
-        let hash = Hash32(crate::crypto::sha256(bytes));
-        if !self.sigs.map.contains_key(&hash) {
-            self.stats.verifications += 1;
-        }
-        self.sigs.get_or_verify(&mut self.ledger, bytes)
+        self.sigs
+            .get_or_verify(&mut self.ledger, bytes, &mut self.stats.verifications)
     }
 
     // ---- info connection ------------------------------------------------------------
