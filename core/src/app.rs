@@ -170,6 +170,9 @@ pub struct App {
     ledger: Ledger,
     sigs: SigCache,
     executed: Option<Executed>,
+    /// A block went through `FinalizeBlock` and waits for `Commit`: nothing but `Commit` may
+    /// touch the ledger's open block until then (see [`App::commit`]).
+    finalized: bool,
     stats: AppStats,
 }
 
@@ -180,6 +183,7 @@ impl App {
             ledger,
             sigs: SigCache::default(),
             executed: None,
+            finalized: false,
             stats: AppStats::default(),
         }
     }
@@ -318,6 +322,7 @@ impl App {
         &mut self,
         req: &request::PrepareProposal,
     ) -> Result<response::PrepareProposal, AppError> {
+        self.not_finalized("PrepareProposal")?;
         self.reset_execution();
         let block_events = self
             .ledger
@@ -355,6 +360,7 @@ impl App {
         &mut self,
         req: &request::ProcessProposal,
     ) -> Result<response::ProcessProposal, AppError> {
+        self.not_finalized("ProcessProposal")?;
         let key = BlockKey::new(req.height, req.time, &req.txs);
         if self.executed.as_ref().is_some_and(|e| e.key == key) {
             return Ok(response::ProcessProposal::Accept);
@@ -493,24 +499,48 @@ impl App {
                 .map(|(k, v)| (k, v, true)),
             ));
         }
-        Ok(response::FinalizeBlock {
+        let decided = response::FinalizeBlock {
             events,
             tx_results,
             validator_updates,
             consensus_param_updates: None,
             app_hash: app_hash(Some(committed.app_hash)),
-        })
+        };
+        self.finalized = true;
+        Ok(decided)
     }
 
     /// `Commit`: makes the finalized block durable and resets the mempool state (CometBFT
     /// then rechecks the remaining mempool transactions against it).
+    ///
+    /// Only a block that went through `FinalizeBlock` is committed: a `Commit` without one
+    /// (CometBFT never sends it; a faulty driver might) is refused, instead of making a
+    /// proposal's execution durable.
     pub fn commit(&mut self) -> Result<response::Commit, AppError> {
+        if !self.finalized {
+            return Err(AppError::Sequence {
+                reason: "Commit without FinalizeBlock".into(),
+            });
+        }
         self.ledger.commit()?;
+        self.finalized = false;
         self.executed = None;
         Ok(response::Commit {
             data: Bytes::new(),
             retain_height: Height::default(),
         })
+    }
+
+    /// Refuses a proposal request while a finalized block waits for `Commit`: starting
+    /// another execution would silently discard the decided block (found by the `abci` fuzz
+    /// target; CometBFT itself never interleaves them).
+    fn not_finalized(&self, request: &str) -> Result<(), AppError> {
+        if self.finalized {
+            return Err(AppError::Sequence {
+                reason: format!("{request} while a finalized block waits for Commit"),
+            });
+        }
+        Ok(())
     }
 
     fn reset_execution(&mut self) {

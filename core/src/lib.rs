@@ -12,6 +12,8 @@
 
 #[cfg(feature = "app")]
 pub mod app;
+#[cfg(feature = "testkit")]
+pub mod bench;
 pub mod codec;
 pub mod crypto;
 pub mod date;

@@ -6,7 +6,7 @@
 use cascade_core::codec;
 use cascade_core::pricing;
 use cascade_core::proof::ProofError;
-use cascade_core::query::Answer;
+use cascade_core::query::{Answer, Query};
 use cascade_core::solo::{BlockSummary, SoloNode};
 use cascade_core::testkit::{self, cny, Fixture, GENESIS_TIME, STANDARD_PARTICIPANTS};
 use cascade_core::tx::{Output, TxBody};
@@ -15,77 +15,20 @@ use cascade_core::wallet::client::{
 };
 use cascade_core::wallet::keys::{LocalKey, Signer};
 use cascade_core::wallet::light::TrustAnchor;
-use cascade_core::wallet::solo_transport::SoloTransport;
+use cascade_core::wallet::solo_transport::{SoloClock, SoloTransport};
 use cascade_core::wallet::transport::{
     BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
 };
 use cascade_core::*;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tendermint::Time;
 use tendermint_light_client_verifier::types::LightBlock;
 
 // ---- a live solo chain --------------------------------------------------------------------
-
-/// The phone's clock: a little after the latest block.
-struct TestClock(Arc<AtomicI64>);
-
-impl Clock for TestClock {
-    fn now(&self) -> Time {
-        Time::from_unix_timestamp(self.0.load(Ordering::SeqCst) + 1, 0).expect("time")
-    }
-}
-
-/// A solo node as a *live* chain: like a CometBFT node producing (empty) blocks all the
-/// time, it has the next header by the time a wallet asks for it. The solo node answers
-/// queries for its latest state `H`, whose app hash is only in header `H + 1`; this transport
-/// produces that block on demand. The three account lists of one address are answered from
-/// one state (snapshotted when the holdings are asked), as a node answering between blocks
-/// would.
-struct Live {
-    inner: SoloTransport,
-    time: Arc<AtomicI64>,
-    lists: Mutex<HashMap<String, QueryResult>>,
-}
-
-impl Transport for Live {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn status(&self) -> Result<NodeStatus, TransportError> {
-        self.inner.status()
-    }
-    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
-        {
-            let mut node = self.inner.node().lock().expect("node lock");
-            if height == node.latest_height() + 1 {
-                let t = self.time.fetch_add(1, Ordering::SeqCst) + 1;
-                node.produce_block(t).expect("produce block");
-            }
-        }
-        self.inner.light_block(height)
-    }
-    fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
-        let mut lists = self.lists.lock().expect("lists lock");
-        if let Some(arg) = path.strip_prefix("/holdings/") {
-            let paths = [format!("/offers_in/{arg}"), format!("/offers_out/{arg}")];
-            let holdings = self.inner.query(path)?;
-            for p in paths {
-                let r = self.inner.query(&p)?;
-                lists.insert(p, r);
-            }
-            return Ok(holdings);
-        }
-        if let Some(r) = lists.remove(path) {
-            return Ok(r);
-        }
-        self.inner.query(path)
-    }
-    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
-        self.inner.broadcast(tx)
-    }
-}
+//
+// `SoloTransport::live` produces the block proving the latest state on demand, like a chain
+// that produces blocks all the time, and `SoloClock` is the phone's clock a little after the
+// latest block.
 
 /// A node that never answers.
 struct Down;
@@ -163,8 +106,7 @@ impl Transport for Lying {
 
 struct Net {
     node: Arc<Mutex<SoloNode>>,
-    time: Arc<AtomicI64>,
-    live: Arc<Live>,
+    live: Arc<SoloTransport>,
     anchor: TrustAnchor,
     fx: Fixture,
 }
@@ -175,20 +117,15 @@ impl Net {
         let node = SoloNode::in_memory(fx.genesis(), testkit::validator_signing_key("validator-0"))
             .expect("solo node");
         let node = Arc::new(Mutex::new(node));
-        let time = Arc::new(AtomicI64::new(GENESIS_TIME + 3600));
-        let live = Arc::new(Live {
-            inner: SoloTransport::new(node.clone()),
-            time: time.clone(),
-            lists: Mutex::new(HashMap::new()),
-        });
+        let live = Arc::new(SoloTransport::live(node.clone()));
         let mut net = Net {
             node,
-            time,
             live,
             anchor: TrustAnchor::genesis_validators("", Hash32([0; 32])),
             fx,
         };
-        net.block();
+        let first = net.lock().produce_block(GENESIS_TIME + 3600);
+        first.expect("block 1");
         let set = net.lock().validator_set(1).expect("validator set");
         let hash = Hash32(set.hash().as_bytes().try_into().expect("32 bytes"));
         net.anchor = TrustAnchor::genesis_validators(testkit::CHAIN_ID, hash);
@@ -199,16 +136,21 @@ impl Net {
         self.node.lock().expect("node lock")
     }
 
+    /// Produces a block `seconds` after the latest one (committing the mempool).
+    fn block_after(&mut self, seconds: i64) -> BlockSummary {
+        let mut node = self.lock();
+        let t = node.latest_time().unix_timestamp() + seconds;
+        node.produce_block(t).expect("produce block")
+    }
+
     /// Produces a block 10 s after the latest one (committing the mempool).
     fn block(&mut self) -> BlockSummary {
-        let t = self.time.fetch_add(10, Ordering::SeqCst) + 10;
-        self.lock().produce_block(t).expect("produce block")
+        self.block_after(10)
     }
 
     /// Moves block time forward by whole days and produces a block there.
     fn advance_days(&mut self, days: i64) -> BlockSummary {
-        self.time.fetch_add(days * 86_400, Ordering::SeqCst);
-        self.block()
+        self.block_after(days * 86_400 + 10)
     }
 
     fn mempool(&self) -> usize {
@@ -216,7 +158,7 @@ impl Net {
     }
 
     fn today(&self) -> Day {
-        Day::from_unix_seconds(self.time.load(Ordering::SeqCst)).expect("day")
+        Day::from_unix_seconds(self.lock().latest_time().unix_timestamp()).expect("day")
     }
 
     fn addr(&self, who: &str) -> Address {
@@ -228,7 +170,7 @@ impl Net {
     }
 
     fn clock(&self) -> Arc<dyn Clock> {
-        Arc::new(TestClock(self.time.clone()))
+        Arc::new(SoloClock::new(self.node.clone()))
     }
 
     fn config(&self) -> WalletConfig {
@@ -362,7 +304,7 @@ fn issue(
     net.block();
     refresh(core);
     let document = Hash32(cascade_core::crypto::sha256(
-        format!("invoice-{}-{}", net.time.load(Ordering::SeqCst), face).as_bytes(),
+        format!("invoice-{}-{}", net.lock().latest_height(), face).as_bytes(),
     ));
     run(
         net,
@@ -955,4 +897,104 @@ fn refresh_keeps_answers_until_the_next_header_exists() {
     let view = t1.view().expect("verified view");
     assert_eq!(view.version, version);
     assert!(view.holdings.is_empty());
+}
+
+/// The live transport answers an account's three lists from one state even when a block
+/// lands between the questions, produces the block proving the latest state when it is
+/// asked for (and only that one), and its clock follows chain time.
+#[test]
+fn the_live_transport_keeps_lists_together_and_produces_the_proving_block() {
+    let mut net = Net::new();
+    let t1 = net.addr("t1");
+    let height = |r: &QueryResult| r.height;
+    let holdings = net
+        .live
+        .query(&Query::Holdings(t1).path())
+        .expect("holdings");
+    net.block();
+    let offers_in = net.live.query(&Query::OffersIn(t1).path()).expect("in");
+    let offers_out = net.live.query(&Query::OffersOut(t1).path()).expect("out");
+    assert_eq!(height(&offers_in), height(&holdings));
+    assert_eq!(height(&offers_out), height(&holdings));
+    // Kept answers are given once: asked again, the node answers for its newer state.
+    let again = net.live.query(&Query::OffersIn(t1).path()).expect("in");
+    assert_eq!(height(&again), height(&holdings) + 1);
+
+    let latest = net.lock().latest_height();
+    let before = net.lock().latest_time();
+    assert!(matches!(
+        net.live.light_block(latest + 2),
+        Err(TransportError::NotFound { .. })
+    ));
+    assert_eq!(
+        net.lock().latest_height(),
+        latest,
+        "no block for a far height"
+    );
+    let block = net
+        .live
+        .light_block(latest + 1)
+        .expect("produced on demand");
+    assert_eq!(block.signed_header.header.height.value(), latest + 1);
+    assert_eq!(net.lock().latest_height(), latest + 1);
+    let after = net.lock().latest_time();
+    assert_eq!(after.unix_timestamp(), before.unix_timestamp() + 1);
+    assert_eq!(
+        SoloClock::new(net.node.clone()).now().unix_timestamp(),
+        after.unix_timestamp() + 1
+    );
+    // An old height is served, not produced.
+    net.live.light_block(latest).expect("old block");
+    assert_eq!(net.lock().latest_height(), latest + 1);
+}
+
+// ---- maturity warnings --------------------------------------------------------------------
+
+fn maturity_warnings(events: &[WalletEvent]) -> Vec<(Hash32, Day, u32)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            WalletEvent::MaturityApproaching {
+                piece,
+                maturity,
+                days_left,
+            } => Some((*piece, *maturity, *days_left)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn held_pieces_warn_inside_the_maturity_window_and_not_before_or_after() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let mut t1 = net.wallet("t1");
+    // Matures in 20 days; the wallet warns from 7 days before (WalletConfig's default).
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 250_000_00, 20);
+    let maturity = Day(net.today().0 + 20);
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::Accept { piece: root });
+    let ev = refresh(&mut t1);
+    assert!(maturity_warnings(&ev).is_empty(), "20 days out: {ev:?}");
+
+    // 12 days later: 8 days left, still outside the window.
+    net.advance_days(12);
+    let ev = refresh(&mut t1);
+    assert!(maturity_warnings(&ev).is_empty(), "8 days out: {ev:?}");
+
+    // One more day: 7 days left, inside it.
+    net.advance_days(1);
+    let ev = refresh(&mut t1);
+    assert_eq!(maturity_warnings(&ev), vec![(root, maturity, 7)]);
+
+    // Maturity day itself: 0 days left.
+    net.advance_days(7);
+    let ev = refresh(&mut t1);
+    assert_eq!(maturity_warnings(&ev), vec![(root, maturity, 0)]);
+
+    // Past maturity the warning stops (settlement is due, not approaching).
+    net.advance_days(1);
+    let ev = refresh(&mut t1);
+    assert!(maturity_warnings(&ev).is_empty(), "past maturity: {ev:?}");
 }

@@ -12,6 +12,16 @@
 //! service also raises [`Fatal`] so the daemon exits: after such a failure the in-memory
 //! state can no longer be trusted to match the disk, and restarting from the last durable
 //! block is the only safe recovery (ADR 0006).
+//!
+//! A proposal that `ProcessProposal` rejects is logged (height, proposer, size): honest
+//! validators only reject proposals of a faulty or Byzantine proposer, so an operator wants
+//! to see it.
+//!
+//! **Test hook.** [`server_with_tamper`] takes a [`ProposalTamper`], which rewrites the
+//! transactions of this node's own proposals and makes the node vote for them, so the
+//! network tests can run a Byzantine proposer. Only the test binary `cascade-test-node`
+//! installs one (when `CASCADE_TEST_BYZANTINE_PROPOSER=1`); `cascade-node` never does
+//! ([`crate::cli::main`] passes none).
 
 use cascade_core::app::App;
 use std::future::{ready, Ready};
@@ -28,6 +38,13 @@ use tower_abci::BoxError;
 
 /// The application shared by the four services.
 pub type SharedApp = Arc<Mutex<App>>;
+
+/// Test only: rewrites the transactions of a proposal this node prepared at a height (see
+/// the module documentation). Never installed by `cascade-node`.
+pub type ProposalTamper = Arc<dyn Fn(u64, Vec<Vec<u8>>) -> Vec<Vec<u8>> + Send + Sync>;
+
+/// A tampered proposal this node made: its height and transactions.
+type Tampered = Arc<Mutex<Option<(u64, Vec<Vec<u8>>)>>>;
 
 /// The first fatal error, and a wake-up for whoever waits on it.
 #[derive(Debug, Default)]
@@ -79,9 +96,48 @@ pub struct ConsensusService {
     app: SharedApp,
     fatal: Arc<Fatal>,
     log_blocks: bool,
+    tamper: Option<ProposalTamper>,
+    tampered: Tampered,
 }
 
 impl ConsensusService {
+    /// Applies the test hook, if any, to a proposal this node prepared, and remembers it.
+    fn tamper(
+        &self,
+        height: u64,
+        resp: response::PrepareProposal,
+    ) -> Result<response::PrepareProposal, BoxError> {
+        let Some(tamper) = &self.tamper else {
+            return Ok(resp);
+        };
+        let txs = tamper(height, resp.txs.iter().map(|t| t.to_vec()).collect());
+        eprintln!(
+            "cascade-node: TEST HOOK: proposing a tampered block at height {height} ({} txs instead of {})",
+            txs.len(),
+            resp.txs.len()
+        );
+        let mut slot = self
+            .tampered
+            .lock()
+            .map_err(|_| BoxError::from("test hook record poisoned"))?;
+        *slot = Some((height, txs.clone()));
+        Ok(response::PrepareProposal {
+            txs: txs.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// True if `r` is the tampered proposal this node made (the hook votes for it).
+    fn is_tampered(&self, r: &tendermint::abci::request::ProcessProposal) -> bool {
+        self.tamper.is_some()
+            && self.tampered.lock().is_ok_and(|slot| {
+                slot.as_ref().is_some_and(|(height, txs)| {
+                    *height == r.height.value()
+                        && txs.len() == r.txs.len()
+                        && txs.iter().zip(&r.txs).all(|(a, b)| a[..] == b[..])
+                })
+            })
+    }
+
     fn handle(&self, req: ConsensusRequest) -> Result<ConsensusResponse, BoxError> {
         let mut app = lock(&self.app, &self.fatal)?;
         let (method, result) = match req {
@@ -89,16 +145,44 @@ impl ConsensusService {
                 "InitChain",
                 app.init_chain(&r).map(ConsensusResponse::InitChain),
             ),
-            ConsensusRequest::PrepareProposal(r) => (
-                "PrepareProposal",
-                app.prepare_proposal(&r)
-                    .map(ConsensusResponse::PrepareProposal),
-            ),
-            ConsensusRequest::ProcessProposal(r) => (
-                "ProcessProposal",
-                app.process_proposal(&r)
-                    .map(ConsensusResponse::ProcessProposal),
-            ),
+            ConsensusRequest::PrepareProposal(r) => {
+                let result = app.prepare_proposal(&r);
+                let result = match result {
+                    Ok(resp) => Ok(self.tamper(r.height.value(), resp)?),
+                    Err(e) => Err(e),
+                };
+                (
+                    "PrepareProposal",
+                    result.map(ConsensusResponse::PrepareProposal),
+                )
+            }
+            ConsensusRequest::ProcessProposal(r) if self.is_tampered(&r) => {
+                eprintln!(
+                    "cascade-node: TEST HOOK: accepting this node's own tampered proposal at height {}",
+                    r.height
+                );
+                (
+                    "ProcessProposal",
+                    Ok(ConsensusResponse::ProcessProposal(
+                        response::ProcessProposal::Accept,
+                    )),
+                )
+            }
+            ConsensusRequest::ProcessProposal(r) => {
+                let result = app.process_proposal(&r);
+                if let Ok(response::ProcessProposal::Reject) = &result {
+                    eprintln!(
+                        "cascade-node: rejected the proposal for height {} by {} ({} txs): it holds an invalid transaction",
+                        r.height,
+                        r.proposer_address,
+                        r.txs.len()
+                    );
+                }
+                (
+                    "ProcessProposal",
+                    result.map(ConsensusResponse::ProcessProposal),
+                )
+            }
             ConsensusRequest::FinalizeBlock(r) => {
                 let result = app.finalize_block(&r);
                 if self.log_blocks {
@@ -241,11 +325,24 @@ pub type AbciServer =
 /// Builds the server over `app`. Fatal consensus errors are raised on `fatal`; with
 /// `log_blocks` every finalized block is logged to standard error.
 pub fn server(app: SharedApp, fatal: Arc<Fatal>, log_blocks: bool) -> Result<AbciServer, String> {
+    server_with_tamper(app, fatal, log_blocks, None)
+}
+
+/// [`server`] with a test hook that makes this node a Byzantine proposer (`None`: none, as
+/// in [`server`]). Tests only; see the module documentation.
+pub fn server_with_tamper(
+    app: SharedApp,
+    fatal: Arc<Fatal>,
+    log_blocks: bool,
+    tamper: Option<ProposalTamper>,
+) -> Result<AbciServer, String> {
     tower_abci::v038::Server::builder()
         .consensus(ConsensusService {
             app: app.clone(),
             fatal: fatal.clone(),
             log_blocks,
+            tamper,
+            tampered: Tampered::default(),
         })
         .mempool(MempoolService {
             app: app.clone(),

@@ -102,10 +102,25 @@ pub enum Command {
     Demo,
 }
 
+/// Test-only behaviour a test binary may install in the node (see
+/// [`main_with_test_hooks`]). The default installs nothing, and `cascade-node` always uses the
+/// default.
+#[derive(Clone, Default)]
+pub struct TestHooks {
+    /// Rewrites this node's own proposals and votes for them (a Byzantine proposer).
+    pub proposal_tamper: Option<abci::ProposalTamper>,
+}
+
 /// Runs the command line of the process and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
+    main_with_test_hooks(TestHooks::default())
+}
+
+/// [`main`] with test hooks installed in `start`. Only the network tests' binary
+/// (`cascade-test-node`) calls this with hooks; production code paths call [`main`].
+pub fn main_with_test_hooks(hooks: TestHooks) -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run_with_test_hooks(cli, hooks) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("cascade-node: error: {e}");
@@ -116,6 +131,11 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode, NodeError> {
+    run_with_test_hooks(cli, TestHooks::default())
+}
+
+/// [`run`] with test hooks (used by `start` only).
+pub fn run_with_test_hooks(cli: Cli, hooks: TestHooks) -> Result<ExitCode, NodeError> {
     match cli.command {
         Command::Init {
             home,
@@ -148,13 +168,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, NodeError> {
             } else {
                 Some(crate::cometbft::locate(cometbft.as_deref())?)
             };
-            start(
+            start_with_test_hooks(
                 &NodeHome::new(home),
                 cometbft,
                 StartOptions {
                     log_blocks: !quiet,
                     exit_with_parent,
                 },
+                hooks,
             )
         }
         Command::Testnet {
@@ -340,6 +361,16 @@ pub fn start(
     cometbft: Option<PathBuf>,
     options: StartOptions,
 ) -> Result<ExitCode, NodeError> {
+    start_with_test_hooks(home, cometbft, options, TestHooks::default())
+}
+
+/// [`start`] with test hooks installed in the ABCI server.
+pub fn start_with_test_hooks(
+    home: &NodeHome,
+    cometbft: Option<PathBuf>,
+    options: StartOptions,
+    hooks: TestHooks,
+) -> Result<ExitCode, NodeError> {
     if !home.config_toml().is_file() {
         return Err(NodeError::Usage(format!(
             "{} is not a node home (no {}); create one with `cascade-node init --home {}`",
@@ -379,6 +410,7 @@ pub fn start(
         address,
         cometbft.map(|bin| (bin, home.cometbft())),
         options,
+        hooks,
     ))
 }
 
@@ -526,10 +558,20 @@ async fn serve(
     address: AbciAddress,
     cometbft: Option<(PathBuf, PathBuf)>,
     options: StartOptions,
+    hooks: TestHooks,
 ) -> Result<ExitCode, NodeError> {
     use tokio::signal::unix::{signal, SignalKind};
     let fatal = Arc::new(Fatal::default());
-    let server = abci::server(app, fatal.clone(), options.log_blocks).map_err(NodeError::Server)?;
+    if hooks.proposal_tamper.is_some() {
+        eprintln!("cascade-node: TEST HOOK installed: this node proposes tampered blocks");
+    }
+    let server = abci::server_with_tamper(
+        app,
+        fatal.clone(),
+        options.log_blocks,
+        hooks.proposal_tamper,
+    )
+    .map_err(NodeError::Server)?;
     let mut server = match address.clone() {
         AbciAddress::Tcp(a) => tokio::spawn(server.listen_tcp(a)),
         AbciAddress::Unix(p) => {

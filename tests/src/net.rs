@@ -10,8 +10,8 @@
 //!
 //! This is test code: failures are panics with a message, by design.
 
-use cascade_core::Hash32;
-use cascade_node::config::Ports;
+use cascade_core::{Genesis, Hash32};
+use cascade_node::config::{AbciAddress, ConfigFile, Ports};
 use cascade_node::rpc::{Block, RpcClient};
 use cascade_node::testnet::{ports_for, Testnet, TestnetNode, TestnetSpec};
 use std::collections::BTreeMap;
@@ -121,6 +121,8 @@ fn open_log(path: &Path) -> (Stdio, Stdio) {
 struct Procs {
     app: Option<Child>,
     cometbft: Option<Child>,
+    /// Extra environment of the application process (kept across restarts).
+    app_env: Vec<(String, String)>,
 }
 
 /// How a CometBFT process stopped after its application died.
@@ -145,6 +147,28 @@ pub struct CommittedTx {
     pub code: u32,
 }
 
+/// Evidence of misbehaviour committed in a block (`/block`, `block.evidence.evidence`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedEvidence {
+    /// Amino type name, e.g. `tendermint/DuplicateVoteEvidence`.
+    pub kind: String,
+    /// Address of the misbehaving validator (upper-case hex).
+    pub validator_address: String,
+    /// Height of the conflicting votes.
+    pub height: u64,
+    /// Block hashes the two conflicting votes were for (empty for a nil vote).
+    pub voted_blocks: Vec<String>,
+}
+
+/// An event `FinalizeBlock` returned for the block itself (not for a transaction).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockEvent {
+    /// Event type, e.g. `cascade.misbehavior`.
+    pub kind: String,
+    /// Attributes by key.
+    pub attributes: BTreeMap<String, String>,
+}
+
 /// A local network of Cascade nodes.
 pub struct Network {
     name: String,
@@ -163,22 +187,34 @@ impl Network {
     /// genesis. `node_bin` is the `cascade-node` binary (a test gets it from
     /// `env!("CARGO_BIN_EXE_cascade-test-node")`).
     pub fn new(name: &str, validators: usize, node_bin: &Path) -> Network {
+        let genesis = cascade_node::genesis::dev_genesis(
+            &format!("cascade-{name}"),
+            cascade_node::genesis::DEV_OPERATORS,
+        );
+        Network::new_with_genesis(name, validators, node_bin, &genesis)
+    }
+
+    /// Like [`Network::new`] with another application genesis (its chain id is the
+    /// network's; its validators should be empty, so CometBFT's genesis validators are
+    /// taken at `InitChain`).
+    pub fn new_with_genesis(
+        name: &str,
+        validators: usize,
+        node_bin: &Path,
+        genesis: &Genesis,
+    ) -> Network {
         let cometbft = cometbft_binary();
         let dir = tempfile::Builder::new()
             .prefix(&format!("cascade-{name}-"))
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
-        let chain_id = format!("cascade-{name}");
-        let app_state = serde_json::to_value(cascade_node::genesis::dev_genesis(
-            &chain_id,
-            cascade_node::genesis::DEV_OPERATORS,
-        ))
-        .unwrap_or_else(|e| panic!("cannot encode the genesis: {e}"));
+        let app_state = serde_json::to_value(genesis)
+            .unwrap_or_else(|e| panic!("cannot encode the genesis: {e}"));
         let spec = TestnetSpec {
             validators,
             dir: dir.path().join("net"),
             base_port: free_base_port(),
-            chain_id,
+            chain_id: genesis.chain_id.clone(),
             app_state,
         };
         let testnet = Testnet::create(&cometbft, &spec)
@@ -247,12 +283,78 @@ impl Network {
         &self.testnet.chain_id
     }
 
-    fn app_log(&self, i: usize) -> PathBuf {
+    /// Path of node `i`'s application log.
+    pub fn app_log(&self, i: usize) -> PathBuf {
         self.node(i).home.join("app.log")
     }
 
-    fn cometbft_log(&self, i: usize) -> PathBuf {
+    /// Path of node `i`'s CometBFT log.
+    pub fn cometbft_log(&self, i: usize) -> PathBuf {
         self.node(i).home.join("cometbft.log")
+    }
+
+    /// Lines of node `i`'s application log that contain `needle`.
+    pub fn app_log_lines(&self, i: usize, needle: &str) -> Vec<String> {
+        std::fs::read_to_string(self.app_log(i))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Lines of node `i`'s CometBFT log that contain `needle`.
+    pub fn cometbft_log_lines(&self, i: usize, needle: &str) -> Vec<String> {
+        std::fs::read_to_string(self.cometbft_log(i))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Edits node `i`'s CometBFT `config.toml` (takes effect at its next start).
+    pub fn configure(&self, i: usize, edit: impl FnOnce(&mut ConfigFile)) {
+        let path = self.node(i).node_home().config_toml();
+        let mut config =
+            ConfigFile::load(&path).unwrap_or_else(|e| panic!("node{i}: config.toml: {e}"));
+        edit(&mut config);
+        config
+            .save()
+            .unwrap_or_else(|e| panic!("node{i}: config.toml: {e}"));
+    }
+
+    /// Makes node `i`'s CometBFT reach its application over a Unix socket
+    /// (`<home>/abci.sock`) instead of TCP (takes effect at the next start of both).
+    pub fn use_unix_abci(&self, i: usize) {
+        let socket = self.node(i).home.join("abci.sock");
+        self.configure(i, |cfg| {
+            cfg.set(None, "proxy_app", format!("unix://{}", socket.display()))
+                .unwrap_or_else(|e| panic!("node{i}: {e}"));
+        });
+    }
+
+    /// Sets an environment variable for node `i`'s application process, from its next
+    /// start on (test switches of `cascade-test-node`).
+    pub fn set_app_env(&mut self, i: usize, key: &str, value: &str) {
+        let env = &mut self.procs[i].app_env;
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_string(), value.to_string()));
+    }
+
+    /// Removes an environment variable set with [`Network::set_app_env`].
+    pub fn clear_app_env(&mut self, i: usize, key: &str) {
+        self.procs[i].app_env.retain(|(k, _)| k != key);
+    }
+
+    /// Process id of node `i`'s application, while it runs under this harness.
+    pub fn app_pid(&self, i: usize) -> Option<u32> {
+        self.procs[i].app.as_ref().map(Child::id)
+    }
+
+    /// Process id of node `i`'s CometBFT, while it runs under this harness.
+    pub fn cometbft_pid(&self, i: usize) -> Option<u32> {
+        self.procs[i].cometbft.as_ref().map(Child::id)
     }
 
     /// Size of node `i`'s application log (an offset for [`Network::wait_app_log`]).
@@ -333,20 +435,19 @@ impl Network {
             .arg("--exit-with-parent")
             .arg("--home")
             .arg(&node.home)
+            .envs(self.procs[i].app_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.node_bin.display()));
         self.procs[i].app = Some(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], node.ports.abci));
+        let address = cascade_node::config::proxy_app(&node.node_home())
+            .unwrap_or_else(|e| panic!("node{i}: {e}"));
         let log = self.app_log(i);
         let procs = &mut self.procs[i];
         wait_until(
-            &format!(
-                "node{i}'s application to listen on ABCI port {}",
-                node.ports.abci
-            ),
+            &format!("node{i}'s application to listen on {address}"),
             START_TIMEOUT,
             || {
                 if let Some(app) = procs.app.as_mut() {
@@ -357,9 +458,19 @@ impl Network {
                         );
                     }
                 }
-                TcpStream::connect_timeout(&addr, Duration::from_millis(200))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                match &address {
+                    AbciAddress::Tcp(a) => a
+                        .parse::<SocketAddr>()
+                        .map_err(|e| e.to_string())
+                        .and_then(|a| {
+                            TcpStream::connect_timeout(&a, Duration::from_millis(200))
+                                .map_err(|e| e.to_string())
+                        })
+                        .map(|_| ()),
+                    AbciAddress::Unix(p) => std::os::unix::net::UnixStream::connect(p)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                }
             },
         );
         self.log(&format!("node{i}: application started"));
@@ -493,6 +604,34 @@ impl Network {
         index
     }
 
+    /// Adds a node that signs with validator `of`'s consensus key: a second instance of that
+    /// validator (its own p2p key, ports, application and state, every node as a peer),
+    /// without starting it. Running both makes validator `of` double-sign. Returns its
+    /// index.
+    pub fn add_double_signer(&mut self, of: usize) -> usize {
+        let index = self.add_full_node();
+        let key = self.node(of).node_home().priv_validator_key();
+        let twin_key = self.node(index).node_home().priv_validator_key();
+        std::fs::copy(&key, &twin_key).unwrap_or_else(|e| {
+            panic!(
+                "cannot copy {} to {}: {e}",
+                key.display(),
+                twin_key.display()
+            )
+        });
+        let (address, pub_key) = (
+            self.node(of).validator_address.clone(),
+            self.node(of).validator_key,
+        );
+        let twin = &mut self.testnet.nodes[index];
+        twin.validator_address = address;
+        twin.validator_key = pub_key;
+        self.log(&format!(
+            "node{index}: signs with node{of}'s validator key (a double signer)"
+        ));
+        index
+    }
+
     /// Node `i`'s latest height, or why it could not be read.
     pub fn height(&self, i: usize) -> Result<u64, String> {
         self.rpc(i)
@@ -609,6 +748,86 @@ impl Network {
                 );
             }
         }
+    }
+
+    /// The evidence committed in block `height` of node `i`.
+    pub fn evidence(&self, i: usize, height: u64) -> Vec<CommittedEvidence> {
+        let r = self
+            .rpc(i)
+            .call("block", serde_json::json!({"height": height.to_string()}))
+            .unwrap_or_else(|e| panic!("node{i}: block {height}: {e}"));
+        let list = r
+            .pointer("/block/evidence/evidence")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        list.iter()
+            .map(|ev| {
+                let text = |v: &serde_json::Value, path: &str| {
+                    v.pointer(path)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let votes: Vec<&serde_json::Value> = ["/value/vote_a", "/value/vote_b"]
+                    .iter()
+                    .filter_map(|p| ev.pointer(p))
+                    .collect();
+                CommittedEvidence {
+                    kind: text(ev, "/type"),
+                    validator_address: votes
+                        .first()
+                        .map(|v| text(v, "/validator_address"))
+                        .unwrap_or_default(),
+                    height: votes
+                        .first()
+                        .and_then(|v| text(v, "/height").parse().ok())
+                        .unwrap_or(0),
+                    voted_blocks: votes.iter().map(|v| text(v, "/block_id/hash")).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The block-level events `FinalizeBlock` returned for block `height` of node `i`
+    /// (`/block_results`, `finalize_block_events`).
+    pub fn block_events(&self, i: usize, height: u64) -> Vec<BlockEvent> {
+        let r = self
+            .rpc(i)
+            .call(
+                "block_results",
+                serde_json::json!({"height": height.to_string()}),
+            )
+            .unwrap_or_else(|e| panic!("node{i}: block_results {height}: {e}"));
+        let list = r
+            .get("finalize_block_events")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        list.iter()
+            .map(|ev| BlockEvent {
+                kind: ev
+                    .get("type")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                attributes: ev
+                    .get("attributes")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|attrs| {
+                        attrs
+                            .iter()
+                            .filter_map(|a| {
+                                Some((
+                                    a.get("key")?.as_str()?.to_string(),
+                                    a.get("value")?.as_str()?.to_string(),
+                                ))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// Every transaction in blocks `from..=to` of node `i`, with its result code.

@@ -230,6 +230,27 @@ impl PendingRound {
     }
 }
 
+/// A transaction of a round, signed and not yet submitted.
+#[derive(Clone, Debug)]
+pub struct SignedTx {
+    /// The transaction bytes.
+    pub bytes: Vec<u8>,
+    /// Their hash.
+    pub hash: Hash32,
+    /// Signer name.
+    pub signer: &'static str,
+    /// Transaction kind.
+    pub kind: &'static str,
+}
+
+/// A round's transactions, signed (each signer's in nonce order) and not yet submitted: for
+/// drivers that submit and track commits themselves (see [`crate::load`]).
+pub struct SignedRound {
+    /// The transactions, in the order they must be submitted per signer.
+    pub txs: Vec<SignedTx>,
+    lanes: Vec<Option<usize>>,
+}
+
 /// Several certificates moving through their lifecycle at once, one step per lane per
 /// round, signed by the development participants.
 pub struct Lifecycle {
@@ -404,32 +425,78 @@ impl Lifecycle {
         plan
     }
 
+    /// Number of concurrent certificates.
+    pub fn lanes(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Signs the next round without submitting it (the nonces are used up: every
+    /// transaction of the round must be committed before [`Lifecycle::complete_round`]).
+    pub fn sign_round(&mut self) -> SignedRound {
+        let plan = self.plan();
+        let mut round = SignedRound {
+            txs: Vec::with_capacity(plan.len()),
+            lanes: Vec::with_capacity(plan.len()),
+        };
+        for p in plan {
+            let kind = p.body.kind();
+            let bytes = self.client.sign(p.signer, p.body);
+            round.txs.push(SignedTx {
+                hash: tx_hash(&bytes),
+                bytes,
+                signer: p.signer,
+                kind,
+            });
+            round.lanes.push(p.lane);
+        }
+        round
+    }
+
+    /// Moves the lanes on after every transaction of `round` was committed; `receipts` are
+    /// their successful receipts, in the order of `round.txs`.
+    pub fn complete_round(&mut self, round: SignedRound, receipts: &[TxReceipt]) -> RoundReport {
+        assert_eq!(
+            receipts.len(),
+            round.txs.len(),
+            "one receipt per transaction of the round"
+        );
+        for (tx, r) in round.txs.iter().zip(receipts) {
+            assert_eq!(
+                (r.hash, r.code),
+                (tx.hash, 0),
+                "{} by {} failed in block {}: {}",
+                tx.kind,
+                tx.signer,
+                r.height,
+                r.log
+            );
+        }
+        self.advance(&round.lanes, receipts)
+    }
+
     /// Signs and submits the next round: each signer's transactions go, in nonce order, to
     /// one node of `targets`, the next signer's to the next node (round-robin).
     pub fn send_round(&mut self, net: &Network, targets: &[usize]) -> PendingRound {
         assert!(!targets.is_empty(), "no node to send transactions to");
-        let plan = self.plan();
+        let signed = self.sign_round();
         let mut node_of: BTreeMap<&'static str, usize> = BTreeMap::new();
         let mut round = PendingRound {
-            txs: Vec::new(),
-            lanes: Vec::new(),
+            txs: Vec::with_capacity(signed.txs.len()),
+            lanes: signed.lanes,
         };
-        for p in plan {
-            let node = *node_of.entry(p.signer).or_insert_with(|| {
+        for tx in signed.txs {
+            let node = *node_of.entry(tx.signer).or_insert_with(|| {
                 let n = targets[self.next_node % targets.len()];
                 self.next_node += 1;
                 n
             });
-            let kind = p.body.kind();
-            let bytes = self.client.sign(p.signer, p.body);
-            let hash = submit(net, node, &bytes);
+            let hash = submit(net, node, &tx.bytes);
             round.txs.push(Submitted {
                 hash,
-                signer: p.signer.to_string(),
-                kind,
+                signer: tx.signer.to_string(),
+                kind: tx.kind,
                 node,
             });
-            round.lanes.push(p.lane);
         }
         round
     }
@@ -443,9 +510,13 @@ impl Lifecycle {
         timeout: Duration,
     ) -> RoundReport {
         let receipts = wait_committed(net, observer, &round.txs, timeout);
+        self.advance(&round.lanes, &receipts)
+    }
+
+    fn advance(&mut self, lanes: &[Option<usize>], receipts: &[TxReceipt]) -> RoundReport {
         let mut report = RoundReport::default();
         let mut events_of: BTreeMap<usize, Vec<Event>> = BTreeMap::new();
-        for (receipt, lane) in receipts.iter().zip(&round.lanes) {
+        for (receipt, lane) in receipts.iter().zip(lanes) {
             self.committed.push((receipt.hash, receipt.height));
             report.txs += 1;
             report.heights.push(receipt.height);

@@ -6,6 +6,7 @@
 //! block of an in-process single-validator chain whose headers a light client verifies; the
 //! holdings, clearing list and lineage shown are proven against the verified app hash. The
 //! binary exits non-zero if anything fails.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -759,6 +759,13 @@ impl SoloNode {
         self.tip.map_or(0, |t| t.height)
     }
 
+    /// Time of the last committed block (genesis time before block 1): the next block's
+    /// time must be after it. Lets a driver that produces blocks on demand pick their time
+    /// (see `wallet::solo_transport::SoloTransport::live`).
+    pub fn latest_time(&self) -> Time {
+        self.tip.map_or(self.genesis_time, |t| t.time)
+    }
+
     /// Chain id, as headers and votes carry it.
     pub fn chain_id(&self) -> &chain::Id {
         &self.chain_id

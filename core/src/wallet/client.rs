@@ -13,7 +13,9 @@
 //! committed (or it is known to have failed).
 
 use super::keys::{KeyError, Signer};
-use super::light::{LightClient, LightClientError, Options, TrustAnchor, TrustedState};
+use super::light::{
+    LightClient, LightClientError, Options, TrustAnchor, TrustedState, WitnessStatus,
+};
 use super::transport::{Transport, TransportError};
 use crate::codec;
 use crate::crypto::{Address, Hash32, SignatureBytes};
@@ -93,7 +95,8 @@ pub enum WalletError {
         path: String,
     },
     /// The state the node answered for is not yet covered by a header (the next block is
-    /// not out yet). Retry after the next block.
+    /// not out yet on the primary, or the witnesses have not caught up to it). Nothing was
+    /// trusted. Retry after the next block.
     #[error("state at height {version} cannot be proven until block {} exists; retry shortly", version + 1)]
     AwaitingNextBlock {
         /// State version answered.
@@ -144,6 +147,39 @@ impl From<TxError> for WalletError {
             message: e.to_string(),
         }
     }
+}
+
+/// Whether a light-client failure only means the header is not out yet everywhere: the
+/// primary does not have it, or every witness answered that it does not have it (a witness a
+/// block behind the primary is normal on a live network). Nothing was trusted; retrying after
+/// the next block succeeds. A witness that disagrees, is faulty or unreachable is not this.
+fn not_there_yet(e: &LightClientError) -> bool {
+    match e {
+        LightClientError::Transport(TransportError::NotFound { .. }) => true,
+        LightClientError::NoWitnessAgreed { reports, .. } => {
+            !reports.is_empty()
+                && reports.iter().all(|r| {
+                    matches!(
+                        r.status,
+                        WitnessStatus::Unreachable(TransportError::NotFound { .. })
+                    )
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Whether the cache already has the wallet's tables.
+fn tables_exist(db: &Database) -> Result<bool, WalletError> {
+    let r = db.begin_read().map_err(storage)?;
+    let exists = |result: Result<_, redb::TableError>| match result {
+        Ok(_) => Ok(true),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+        Err(e) => Err(storage(e)),
+    };
+    Ok(exists(r.open_table(META).map(drop))?
+        && exists(r.open_table(TXS).map(drop))?
+        && exists(r.open_table(ROOTS).map(drop))?)
 }
 
 fn storage(e: impl std::fmt::Display) -> WalletError {
@@ -305,6 +341,9 @@ pub struct Wallet {
     roots: BTreeMap<Hash32, RootRecord>,
     txs: BTreeMap<Hash32, TrackedTx>,
     held: Option<HeldLists>,
+    /// Single answers (piece, certificate, lineage) that came before the header proving
+    /// them, by query path, verified on the next ask (see `ask_proven`).
+    held_answers: BTreeMap<String, Answer>,
 }
 
 impl std::fmt::Debug for Wallet {
@@ -350,13 +389,17 @@ impl Wallet {
         witnesses: Vec<Arc<dyn Transport>>,
         clock: Arc<dyn Clock>,
     ) -> Result<Wallet, WalletError> {
-        let w = db.begin_write().map_err(storage)?;
-        {
-            w.open_table(META).map_err(storage)?;
-            w.open_table(TXS).map_err(storage)?;
-            w.open_table(ROOTS).map_err(storage)?;
+        // Creating the tables is a write transaction, and a durable commit costs a disk
+        // sync: only a new cache pays it, so an existing wallet opens with reads alone.
+        if !tables_exist(&db)? {
+            let w = db.begin_write().map_err(storage)?;
+            {
+                w.open_table(META).map_err(storage)?;
+                w.open_table(TXS).map_err(storage)?;
+                w.open_table(ROOTS).map_err(storage)?;
+            }
+            w.commit().map_err(storage)?;
         }
-        w.commit().map_err(storage)?;
         let address = signer.public_key().address();
         let mut wallet = Wallet {
             config,
@@ -371,6 +414,7 @@ impl Wallet {
             roots: BTreeMap::new(),
             txs: BTreeMap::new(),
             held: None,
+            held_answers: BTreeMap::new(),
         };
         wallet.load()?;
         Ok(wallet)
@@ -459,6 +503,13 @@ impl Wallet {
         self.txs.get(hash).map(|t| &t.status)
     }
 
+    /// A certificate's record as last proven (by [`Wallet::root`], which quotes, prechecks
+    /// and maturity warnings call when they need terms) and kept in the cache, read without
+    /// the network. Its terms never change; its status is as of when it was proven.
+    pub fn known_root(&self, id: &Hash32) -> Option<&RootRecord> {
+        self.roots.get(id)
+    }
+
     /// The light client (for its statistics and witness reports).
     pub fn light_client(&self) -> Option<&LightClient> {
         self.light.as_ref()
@@ -495,9 +546,7 @@ impl Wallet {
                     .unwrap_or_default();
                 Ok((hash, Day::from_unix_seconds(time).unwrap_or(Day(0))))
             }
-            Err(LightClientError::Transport(TransportError::NotFound { .. })) => {
-                Err(WalletError::AwaitingNextBlock { version })
-            }
+            Err(e) if not_there_yet(&e) => Err(WalletError::AwaitingNextBlock { version }),
             Err(e) => Err(e.into()),
         }
     }
@@ -565,22 +614,20 @@ impl Wallet {
     /// A piece, proven against a verified app hash.
     pub fn piece(&mut self, id: &Hash32) -> Result<Option<Piece>, WalletError> {
         let query = Query::Piece(*id);
-        let (_, answer) = self.ask(&query)?;
+        let (answer, app_hash) = self.ask_proven(&query)?;
         let Answer::State(proof) = answer else {
             return Err(WalletError::WrongAnswer { path: query.path() });
         };
-        let (app_hash, _) = self.app_hash_for(proof.version)?;
         Ok(proof.verify_typed(&app_hash, &crate::keys::piece(id))?)
     }
 
     /// A certificate, proven (terms are cached for good once proven; they never change).
     pub fn root(&mut self, id: &Hash32) -> Result<Option<RootRecord>, WalletError> {
         let query = Query::Root(*id);
-        let (_, answer) = self.ask(&query)?;
+        let (answer, app_hash) = self.ask_proven(&query)?;
         let Answer::State(proof) = answer else {
             return Err(WalletError::WrongAnswer { path: query.path() });
         };
-        let (app_hash, _) = self.app_hash_for(proof.version)?;
         let root: Option<RootRecord> = proof.verify_typed(&app_hash, &crate::keys::root(id))?;
         if let Some(r) = &root {
             self.roots.insert(*id, r.clone());
@@ -594,16 +641,50 @@ impl Wallet {
         root: &Hash32,
     ) -> Result<(RootRecord, Vec<(Hash32, Piece)>), WalletError> {
         let query = Query::Lineage(*root);
-        let (_, answer) = self.ask(&query)?;
+        let (answer, app_hash) = self.ask_proven(&query)?;
         let Answer::Lineage(proof) = answer else {
             return Err(WalletError::WrongAnswer { path: query.path() });
         };
-        let (app_hash, _) = self.app_hash_for(proof.root_proof.version)?;
         Ok(proof.verify(&app_hash)?)
     }
 
-    /// Syncs the light client to the chain head, re-verifies the account and its lists, and
-    /// updates tracked transactions. Returns what changed since the last view. On any
+    /// Asks `query` (a piece, certificate or lineage) and returns the answer with the
+    /// verified app hash of the state it is about, for the caller to check the proof against.
+    ///
+    /// A node answers for its latest state `H`, whose app hash only header `H + 1` carries,
+    /// and on a live chain that header is not out at the moment of the answer. Such an answer
+    /// is kept and the call fails with [`WalletError::AwaitingNextBlock`]; the next call for
+    /// the same query (once the header exists) verifies the kept answer instead of asking
+    /// again, so retrying always converges. The kept answer is at most a few blocks old and
+    /// still proven; a later call asks afresh.
+    fn ask_proven(&mut self, query: &Query) -> Result<(Answer, Hash32), WalletError> {
+        const MAX_HELD: usize = 64;
+        let path = query.path();
+        let answer = match self.held_answers.remove(&path) {
+            Some(answer) => answer,
+            None => self.ask(query)?.1,
+        };
+        let version = match (query, &answer) {
+            (Query::Piece(_) | Query::Root(_), Answer::State(p)) => p.version,
+            (Query::Lineage(_), Answer::Lineage(p)) => p.root_proof.version,
+            _ => return Err(WalletError::WrongAnswer { path }),
+        };
+        match self.app_hash_for(version) {
+            Ok((app_hash, _)) => Ok((answer, app_hash)),
+            Err(e @ WalletError::AwaitingNextBlock { .. }) => {
+                if self.held_answers.len() >= MAX_HELD {
+                    self.held_answers.clear();
+                }
+                self.held_answers.insert(path, answer);
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Syncs the light client to the chain head, re-verifies the account and its lists,
+    /// proves the terms of certificates seen for the first time, and updates tracked
+    /// transactions. Returns what changed since the last view. On any
     /// verification failure nothing is stored and the previous view stays.
     pub fn refresh(&mut self) -> Result<Vec<WalletEvent>, WalletError> {
         // Answers for state H can only be checked once header H + 1 exists. Answers waiting
@@ -643,15 +724,51 @@ impl Wallet {
                 }));
             }
         }
+        // Everything is worked out before anything changes: a failure part-way (a node
+        // down, a proof that does not check) leaves the view and the tracked transactions
+        // exactly as they were, never a transaction marked committed beside an old view.
         let mut events = self.diff(&view);
-        events.extend(self.track(&view)?);
+        let (statuses, tx_events) = self.track(&view)?;
+        events.extend(tx_events);
         for (id, _) in &view.holdings {
-            if let Some(e) = self.maturity_warning(id, &view)? {
-                events.push(e);
+            match self.maturity_warning(id, &view) {
+                Ok(Some(e)) => events.push(e),
+                Ok(None) => {}
+                // The certificate's terms were asked of a newer state whose header is not
+                // out yet; the warning comes with the next refresh.
+                Err(WalletError::AwaitingNextBlock { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
-        self.view = Some(view);
-        self.save()?;
+        // The terms of every piece shown (maturity, currency) are proven once and kept with
+        // the view, so the view reads complete offline. Holdings' terms were just fetched
+        // for the maturity warnings; offers' are fetched here (or with the next refresh when
+        // the state they were asked of is not provable yet).
+        let offered: BTreeSet<Hash32> = view
+            .offers_in
+            .iter()
+            .chain(&view.offers_out)
+            .map(|(_, p)| p.root)
+            .filter(|root| !self.roots.contains_key(root))
+            .collect();
+        for root in offered {
+            match self.root(&root) {
+                Ok(_) | Err(WalletError::AwaitingNextBlock { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let saved_txs = self.txs.clone();
+        for (hash, status) in statuses {
+            if let Some(t) = self.txs.get_mut(&hash) {
+                t.status = status;
+            }
+        }
+        let saved_view = self.view.replace(view);
+        if let Err(e) = self.save() {
+            self.txs = saved_txs;
+            self.view = saved_view;
+            return Err(e);
+        }
         Ok(events)
     }
 
@@ -697,9 +814,15 @@ impl Wallet {
         events
     }
 
-    /// Updates tracked transactions from the proven nonce and the node's receipts.
-    fn track(&mut self, view: &VerifiedView) -> Result<Vec<WalletEvent>, WalletError> {
+    /// The new status of each pending transaction, from the proven nonce and the node's
+    /// receipts, and the events they raise. Changes nothing (see `refresh`).
+    #[allow(clippy::type_complexity)]
+    fn track(
+        &self,
+        view: &VerifiedView,
+    ) -> Result<(Vec<(Hash32, TxStatus)>, Vec<WalletEvent>), WalletError> {
         let mut events = Vec::new();
+        let mut statuses = Vec::new();
         let pending: Vec<Hash32> = self
             .txs
             .values()
@@ -749,11 +872,9 @@ impl Wallet {
                 }),
                 TxStatus::Pending => {}
             }
-            if let Some(t) = self.txs.get_mut(&hash) {
-                t.status = status;
-            }
+            statuses.push((hash, status));
         }
-        Ok(events)
+        Ok((statuses, events))
     }
 
     fn maturity_warning(

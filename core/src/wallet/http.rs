@@ -1,88 +1,53 @@
-//! [`Transport`] over CometBFT's JSON-RPC on plain HTTP: a minimal HTTP/1.1 client on
-//! [`std::net::TcpStream`] with connect and read timeouts, an overall deadline per request,
-//! a response size bound and bounded retries.
+//! [`Transport`] over CometBFT's JSON-RPC: builds the RPC URLs, parses the JSON and maps
+//! RPC errors, and moves bytes only through an [`HttpClient`] (one blocking `GET`).
 //!
 //! Endpoints used: `/status`, `/commit?height=`, `/validators?height=&page=&per_page=100`
 //! (paged), `/abci_query?path="…"` and `/broadcast_tx_sync?tx=0x…`. Responses are parsed
 //! with tendermint's serde types (`SignedHeader`, `validator::Info`), which read CometBFT's
 //! JSON encoding.
 //!
-//! Limits ([`HttpConfig`]): each address is given `connect_timeout`, each read
-//! `read_timeout`, the whole request `request_timeout`; responses above
-//! `max_response_bytes` are refused; failures that may be temporary are retried `retries`
-//! times with doubling pauses. Host names go through the system resolver, which has no
-//! timeout of its own (use an IP address where that matters).
-//!
-//! **No TLS.** This transport speaks `http://` only, for a node on a trusted network, a
-//! local node or tests. Everything it returns is verified anyway (headers by the light
-//! client, state by Merkle proofs), so TLS adds privacy, not integrity. Host apps that need
-//! TLS (`https://`), proxies or their own networking stack (OkHttp, URLSession) implement
-//! [`Transport`] themselves; the trait is five small methods.
+//! The HTTP client is pluggable ([`HttpTransport::with_client`]) so a host app can bring its
+//! own stack (OkHttp, URLSession: TLS, proxies, certificate pinning) while the parsing and
+//! every check stay here. The built-in [`TcpHttpClient`] ([`HttpTransport::new`],
+//! [`HttpTransport::with_config`]) speaks plain `http://` with timeouts, a response size
+//! bound and bounded retries (see [`super::http_client`]): for a node on a trusted network,
+//! a local node or tests. Everything a transport returns is verified anyway (headers by the
+//! light client, state by Merkle proofs), so TLS adds privacy, not integrity.
 
+pub use super::http_client::{
+    parse_response, HttpClient, HttpConfig, HttpResponse, ParseError, TcpHttpClient,
+};
 use crate::crypto::{sha256, Hash32};
 use crate::wallet::transport::{
     BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use tendermint::block::signed_header::SignedHeader;
 use tendermint::serializers::{bytes::option_base64string, from_str};
 use tendermint::{node, validator};
 use tendermint_light_client_verifier::types::LightBlock;
-
-/// Limits and retry policy of an [`HttpTransport`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HttpConfig {
-    /// Time to establish the TCP connection (per address tried). Default 5 s.
-    pub connect_timeout: Duration,
-    /// Longest wait for any single read. Default 10 s.
-    pub read_timeout: Duration,
-    /// Longest time for one whole request (connect, send, receive). Default 30 s.
-    pub request_timeout: Duration,
-    /// Extra attempts after a failure that may be temporary (connection refused or reset,
-    /// timeout, truncated response, HTTP 502/503/504). Default 2.
-    pub retries: u32,
-    /// Pause before the first retry, doubled for each further one. Default 200 ms.
-    pub retry_delay: Duration,
-    /// Largest response accepted. Default 16 MiB.
-    pub max_response_bytes: usize,
-}
-
-impl Default for HttpConfig {
-    fn default() -> HttpConfig {
-        HttpConfig {
-            connect_timeout: Duration::from_secs(5),
-            read_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            retries: 2,
-            retry_delay: Duration::from_millis(200),
-            max_response_bytes: 16 << 20,
-        }
-    }
-}
 
 /// Validators asked for per `/validators` page (CometBFT's maximum).
 const PER_PAGE: usize = 100;
 /// Most validator pages read for one height (10,000 validators).
 const MAX_PAGES: usize = 100;
 
-/// A CometBFT node's JSON-RPC endpoint over plain HTTP.
-#[derive(Clone, Debug)]
+/// A CometBFT node's JSON-RPC endpoint, reached through an [`HttpClient`].
+#[derive(Clone)]
 pub struct HttpTransport {
-    host: String,
-    port: u16,
-    prefix: String,
-    name: String,
-    config: HttpConfig,
+    /// Base URL without a trailing `/`; also the name in errors.
+    base: String,
+    client: Arc<dyn HttpClient>,
 }
 
-/// One failed attempt: whether another attempt may help.
-enum Failure {
-    Retry(TransportError),
-    Fatal(TransportError),
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]
@@ -173,158 +138,6 @@ pub fn url_encode(value: &str) -> String {
     out
 }
 
-/// Splits an `http://host[:port][/prefix]` URL.
-fn parse_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = if let Some(rest) = url.strip_prefix("http://") {
-        rest
-    } else if url.starts_with("https://") {
-        return Err(
-            "https is not supported by the built-in transport: implement Transport \
-                    over the host platform's TLS stack"
-                .into(),
-        );
-    } else {
-        return Err("the URL must start with http://".into());
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return Err("the URL needs a host (and no user info)".into());
-    }
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        // IPv6 literal: [::1]:26657
-        let end = bracketed.find(']').ok_or("unterminated IPv6 address")?;
-        let host = &bracketed[..end];
-        let port = match &bracketed[end + 1..] {
-            "" => 80,
-            p => p
-                .strip_prefix(':')
-                .and_then(|p| p.parse().ok())
-                .ok_or("invalid port")?,
-        };
-        (host.to_string(), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| "invalid port")?),
-            None => (authority.to_string(), 80),
-        }
-    };
-    if host.is_empty() {
-        return Err("the URL needs a host".into());
-    }
-    let prefix = path.trim_end_matches('/').to_string();
-    Ok((host, port, prefix))
-}
-
-/// Finds `\r\n\r\n`.
-fn header_end(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(4).position(|w| w == b"\r\n\r\n")
-}
-
-/// A parsed HTTP response.
-#[derive(Debug, PartialEq, Eq)]
-pub struct HttpResponse {
-    /// Status code.
-    pub status: u16,
-    /// Decoded body (chunked transfer encoding removed).
-    pub body: Vec<u8>,
-}
-
-/// Why raw response bytes are not a complete HTTP/1.1 response.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ParseError {
-    /// The response ended early (retrying may help).
-    Truncated(String),
-    /// The response is not HTTP/1.x.
-    Invalid(String),
-}
-
-/// Parses a complete HTTP/1.x response (the connection was closed after it):
-/// `Content-Length`, chunked transfer encoding or body-until-close.
-pub fn parse_response(raw: &[u8]) -> Result<HttpResponse, ParseError> {
-    let end = header_end(raw).ok_or_else(|| ParseError::Truncated("no end of headers".into()))?;
-    let head = std::str::from_utf8(&raw[..end])
-        .map_err(|_| ParseError::Invalid("headers are not UTF-8".into()))?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.") {
-        return Err(ParseError::Invalid(format!(
-            "not an HTTP/1.x response: {status_line:?}"
-        )));
-    }
-    let status: u16 = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ParseError::Invalid(format!("bad status line {status_line:?}")))?;
-    let mut content_length: Option<usize> = None;
-    let mut chunked = false;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(ParseError::Invalid(format!("bad header line {line:?}")));
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            content_length = Some(
-                value
-                    .parse()
-                    .map_err(|_| ParseError::Invalid(format!("bad content-length {value:?}")))?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value
-                .split(',')
-                .any(|v| v.trim().eq_ignore_ascii_case("chunked"));
-        }
-    }
-    let body = &raw[end + 4..];
-    let body = if chunked {
-        decode_chunked(body)?
-    } else if let Some(len) = content_length {
-        if body.len() < len {
-            return Err(ParseError::Truncated(format!(
-                "body has {} of {len} bytes",
-                body.len()
-            )));
-        }
-        body[..len].to_vec()
-    } else {
-        body.to_vec()
-    };
-    Ok(HttpResponse { status, body })
-}
-
-fn decode_chunked(mut body: &[u8]) -> Result<Vec<u8>, ParseError> {
-    let mut out = Vec::with_capacity(body.len());
-    loop {
-        let line_end = body
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or_else(|| ParseError::Truncated("chunk size line".into()))?;
-        let line = std::str::from_utf8(&body[..line_end])
-            .map_err(|_| ParseError::Invalid("chunk size is not text".into()))?;
-        let size_text = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| ParseError::Invalid(format!("bad chunk size {size_text:?}")))?;
-        body = &body[line_end + 2..];
-        if size == 0 {
-            // Trailers, if any, are ignored.
-            return Ok(out);
-        }
-        let chunk_end = size
-            .checked_add(2)
-            .filter(|n| *n <= body.len())
-            .ok_or_else(|| ParseError::Truncated("chunk data".into()))?;
-        if &body[size..chunk_end] != b"\r\n" {
-            return Err(ParseError::Invalid("chunk not followed by CRLF".into()));
-        }
-        out.extend_from_slice(&body[..size]);
-        body = &body[chunk_end..];
-    }
-}
-
 /// Whether an RPC error means "that height is not there (yet, or any more)".
 fn is_missing_height(error: &TransportError) -> bool {
     let TransportError::Rpc { message, .. } = error else {
@@ -340,68 +153,91 @@ fn is_missing_height(error: &TransportError) -> bool {
 
 impl HttpTransport {
     /// A transport for `http://host[:port][/prefix]` (port 80 by default; CometBFT's RPC
-    /// usually listens on 26657) with default limits.
+    /// usually listens on 26657) over the built-in client with default limits.
     pub fn new(url: &str) -> Result<HttpTransport, TransportError> {
         HttpTransport::with_config(url, HttpConfig::default())
     }
 
-    /// A transport with explicit limits and retry policy.
+    /// The built-in client with explicit limits and retry policy.
     pub fn with_config(url: &str, config: HttpConfig) -> Result<HttpTransport, TransportError> {
-        let (host, port, prefix) =
-            parse_url(url).map_err(|reason| TransportError::Unreachable {
-                node: url.to_string(),
-                reason,
-            })?;
-        Ok(HttpTransport {
-            host,
-            port,
-            prefix,
-            name: url.trim_end_matches('/').to_string(),
-            config,
-        })
+        super::http_client::parse_url(url).map_err(|reason| TransportError::Unreachable {
+            node: url.to_string(),
+            reason,
+        })?;
+        HttpTransport::with_client(url, Arc::new(TcpHttpClient::new(config)))
     }
 
-    /// The limits in use.
-    pub fn config(&self) -> &HttpConfig {
-        &self.config
-    }
-
-    fn unreachable(&self, reason: impl Into<String>) -> TransportError {
-        TransportError::Unreachable {
-            node: self.name.clone(),
-            reason: reason.into(),
+    /// A transport for `http[s]://host[:port][/prefix]` over the host's own HTTP client.
+    pub fn with_client(
+        url: &str,
+        client: Arc<dyn HttpClient>,
+    ) -> Result<HttpTransport, TransportError> {
+        let base = url.trim_end_matches('/');
+        let bad = |reason: &str| TransportError::Unreachable {
+            node: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let rest = base
+            .strip_prefix("http://")
+            .or_else(|| base.strip_prefix("https://"))
+            .ok_or_else(|| bad("the URL must start with http:// or https://"))?;
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.is_empty() || authority.contains('@') {
+            return Err(bad("the URL needs a host (and no user info)"));
         }
+        if base.contains(['?', '#']) || base.chars().any(|c| c.is_whitespace()) {
+            return Err(bad("the URL may not contain a query, fragment or spaces"));
+        }
+        Ok(HttpTransport {
+            base: base.to_string(),
+            client,
+        })
     }
 
     fn malformed(&self, reason: impl Into<String>) -> TransportError {
         TransportError::Malformed {
-            node: self.name.clone(),
+            node: self.base.clone(),
             reason: reason.into(),
         }
     }
 
-    /// `GET {prefix}{target}` and the JSON-RPC `result`, with retries.
-    fn call<T: DeserializeOwned>(&self, target: &str) -> Result<T, TransportError> {
-        let mut delay = self.config.retry_delay;
-        let mut attempt = 0;
-        loop {
-            match self.attempt(target) {
-                Ok(body) => return self.decode(&body),
-                Err(Failure::Fatal(e)) => return Err(e),
-                Err(Failure::Retry(e)) => {
-                    if attempt >= self.config.retries {
-                        return Err(e);
-                    }
-                    attempt += 1;
-                    std::thread::sleep(delay);
-                    delay = delay.saturating_mul(2);
-                }
+    /// Names this node in an error the client reported for one of its URLs.
+    fn named(&self, error: TransportError) -> TransportError {
+        let node = self.base.clone();
+        match error {
+            TransportError::Unreachable { reason, .. } => {
+                TransportError::Unreachable { node, reason }
             }
+            TransportError::Malformed { reason, .. } => TransportError::Malformed { node, reason },
+            TransportError::NotFound { what, .. } => TransportError::NotFound { node, what },
+            TransportError::Rpc { code, message, .. } => TransportError::Rpc {
+                node,
+                code,
+                message,
+            },
         }
     }
 
+    /// `GET {base}{target}` and the JSON-RPC `result`.
+    fn call<T: DeserializeOwned>(&self, target: &str) -> Result<T, TransportError> {
+        let url = format!("{}{target}", self.base);
+        let response = self.client.get(&url).map_err(|e| self.named(e))?;
+        match response.status {
+            200..=299 => {}
+            // CometBFT sends JSON-RPC errors with an error status: read them.
+            _ if response.body.first() == Some(&b'{') => {}
+            status => {
+                return Err(TransportError::Unreachable {
+                    node: self.base.clone(),
+                    reason: format!("HTTP status {status}"),
+                })
+            }
+        }
+        self.decode(&response.body)
+    }
+
     fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, TransportError> {
-        let envelope: Envelope<T> = serde_json::from_slice(body)
+        let envelope: Envelope<T> = super::transport::decode_json(body)
             .map_err(|e| self.malformed(format!("invalid JSON-RPC response: {e}")))?;
         if let Some(error) = envelope.error {
             let mut message = error.message;
@@ -413,7 +249,7 @@ impl HttpTransport {
                 Some(other) => message = format!("{message}: {other}"),
             }
             return Err(TransportError::Rpc {
-                node: self.name.clone(),
+                node: self.base.clone(),
                 code: error.code,
                 message,
             });
@@ -421,91 +257,6 @@ impl HttpTransport {
         envelope
             .result
             .ok_or_else(|| self.malformed("JSON-RPC response has neither result nor error"))
-    }
-
-    fn connect(&self, deadline: Instant) -> Result<TcpStream, Failure> {
-        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| Failure::Retry(self.unreachable(format!("cannot resolve host: {e}"))))?
-            .collect();
-        let mut last = self.unreachable("host resolves to no address");
-        for addr in addrs {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            match TcpStream::connect_timeout(&addr, self.config.connect_timeout.min(left)) {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = self.unreachable(format!("connect {addr}: {e}")),
-            }
-        }
-        Err(Failure::Retry(last))
-    }
-
-    /// One request: the body of a response that is complete (whatever its status, if it
-    /// carries JSON-RPC), or why not.
-    fn attempt(&self, target: &str) -> Result<Vec<u8>, Failure> {
-        let deadline = Instant::now() + self.config.request_timeout;
-        let mut stream = self.connect(deadline)?;
-        let io = |e: std::io::Error| Failure::Retry(self.unreachable(format!("I/O: {e}")));
-        stream
-            .set_read_timeout(Some(self.config.read_timeout))
-            .map_err(io)?;
-        stream
-            .set_write_timeout(Some(self.config.read_timeout))
-            .map_err(io)?;
-        let host = if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        };
-        let request = format!(
-            "GET {}{} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\
-             User-Agent: cascade-wallet\r\nConnection: close\r\n\r\n",
-            self.prefix, target
-        );
-        stream.write_all(request.as_bytes()).map_err(io)?;
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            if Instant::now() >= deadline {
-                return Err(Failure::Retry(self.unreachable(format!(
-                    "no complete response within {:?}",
-                    self.config.request_timeout
-                ))));
-            }
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    raw.extend_from_slice(&buf[..n]);
-                    if raw.len() > self.config.max_response_bytes {
-                        return Err(Failure::Fatal(self.malformed(format!(
-                            "response larger than {} bytes",
-                            self.config.max_response_bytes
-                        ))));
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io(e)),
-            }
-        }
-        let response = parse_response(&raw).map_err(|e| match e {
-            ParseError::Truncated(r) => {
-                Failure::Retry(self.unreachable(format!("truncated response: {r}")))
-            }
-            ParseError::Invalid(r) => Failure::Fatal(self.malformed(r)),
-        })?;
-        match response.status {
-            200..=299 => Ok(response.body),
-            // CometBFT sends JSON-RPC errors with an error status: let the caller read them.
-            _ if response.body.first() == Some(&b'{') => Ok(response.body),
-            502..=504 => Err(Failure::Retry(
-                self.unreachable(format!("HTTP status {}", response.status)),
-            )),
-            status => Err(Failure::Fatal(
-                self.unreachable(format!("HTTP status {status}")),
-            )),
-        }
     }
 
     fn validators(&self, height: u64) -> Result<validator::Set, TransportError> {
@@ -557,7 +308,7 @@ impl HttpTransport {
     fn missing(&self, error: TransportError, what: String) -> TransportError {
         if is_missing_height(&error) {
             TransportError::NotFound {
-                node: self.name.clone(),
+                node: self.base.clone(),
                 what,
             }
         } else {
@@ -568,7 +319,7 @@ impl HttpTransport {
 
 impl Transport for HttpTransport {
     fn name(&self) -> String {
-        self.name.clone()
+        self.base.clone()
     }
 
     fn status(&self) -> Result<NodeStatus, TransportError> {
@@ -628,82 +379,104 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_parse() {
-        assert_eq!(
-            parse_url("http://127.0.0.1:26657"),
-            Ok(("127.0.0.1".into(), 26657, String::new()))
-        );
-        assert_eq!(
-            parse_url("http://node.example/rpc/"),
-            Ok(("node.example".into(), 80, "/rpc".into()))
-        );
-        assert_eq!(
-            parse_url("http://[::1]:8080"),
-            Ok(("::1".into(), 8080, String::new()))
-        );
-        assert!(parse_url("https://node.example").is_err());
-        assert!(parse_url("ftp://x").is_err());
-        assert!(parse_url("http://:80").is_err());
-        assert!(parse_url("http://host:notaport").is_err());
-        assert!(matches!(
-            HttpTransport::new("https://node.example"),
-            Err(TransportError::Unreachable { .. })
-        ));
-    }
-
-    #[test]
     fn query_values_are_percent_encoded() {
         assert_eq!(url_encode("\"/piece/ab\""), "%22%2Fpiece%2Fab%22");
     }
 
+    /// A host client that records the URLs asked for and answers from a script.
+    struct Scripted {
+        asked: std::sync::Mutex<Vec<String>>,
+        reply: Result<HttpResponse, TransportError>,
+    }
+
+    impl HttpClient for Scripted {
+        fn get(&self, url: &str) -> Result<HttpResponse, TransportError> {
+            if let Ok(mut asked) = self.asked.lock() {
+                asked.push(url.to_string());
+            }
+            self.reply.clone()
+        }
+    }
+
+    fn scripted(reply: Result<HttpResponse, TransportError>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            asked: std::sync::Mutex::new(Vec::new()),
+            reply,
+        })
+    }
+
     #[test]
-    fn responses_parse_with_length_chunks_or_close() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}extra");
+    fn a_host_client_gets_rpc_urls_and_its_answers_are_parsed() {
+        let ok = scripted(Ok(HttpResponse {
+            status: 200,
+            body: br#"{"jsonrpc":"2.0","id":-1,"result":{"node_info":{"network":"c-1"},"sync_info":{"latest_block_height":"42"}}}"#.to_vec(),
+        }));
+        let t = HttpTransport::with_client("https://rpc.example/cascade/", ok.clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.name(), "https://rpc.example/cascade");
         assert_eq!(
-            r,
-            Ok(HttpResponse {
-                status: 200,
-                body: b"{}".to_vec()
+            t.status(),
+            Ok(NodeStatus {
+                chain_id: "c-1".into(),
+                latest_height: 42
             })
         );
-        let r = parse_response(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\n{\"a\r\n2\r\n\":\r\n2\r\n1}\r\n0\r\n\r\n",
-        );
         assert_eq!(
-            r,
-            Ok(HttpResponse {
-                status: 200,
-                body: b"{\"a\":1}".to_vec()
+            ok.asked.lock().map(|a| a.clone()).unwrap_or_default(),
+            vec!["https://rpc.example/cascade/status".to_string()]
+        );
+
+        // A plain 503 page is a network failure named after this node, not a parse error.
+        let down = scripted(Ok(HttpResponse {
+            status: 503,
+            body: b"<html>busy</html>".to_vec(),
+        }));
+        let t = HttpTransport::with_client("http://n:1", down).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            t.status(),
+            Err(TransportError::Unreachable { node, .. }) if node == "http://n:1"
+        ));
+        // The client's own failure is passed on under this node's name.
+        let failing = scripted(Err(TransportError::Unreachable {
+            node: "http://n:1/status".into(),
+            reason: "offline".into(),
+        }));
+        let t = HttpTransport::with_client("http://n:1", failing).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.status(),
+            Err(TransportError::Unreachable {
+                node: "http://n:1".into(),
+                reason: "offline".into()
             })
         );
-        let r = parse_response(b"HTTP/1.0 500 Internal\r\nServer: x\r\n\r\nbody");
-        assert_eq!(
-            r,
-            Ok(HttpResponse {
-                status: 500,
-                body: b"body".to_vec()
-            })
-        );
+        let garbage = scripted(Ok(HttpResponse {
+            status: 200,
+            body: b"not json".to_vec(),
+        }));
+        let t = HttpTransport::with_client("http://n:1", garbage).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(
-            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}"),
-            Err(ParseError::Truncated(_))
+            t.query("/piece/00"),
+            Err(TransportError::Malformed { .. })
         ));
-        assert!(matches!(
-            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"),
-            Err(ParseError::Truncated(_))
-        ));
-        assert!(matches!(
-            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-            Err(ParseError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_response(b"SSH-2.0\r\n\r\n"),
-            Err(ParseError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_response(b"HTTP/1.1 200"),
-            Err(ParseError::Truncated(_))
-        ));
+        for bad in [
+            "ftp://x",
+            "https://",
+            "http://u@h",
+            "http://h/?q=1",
+            "http://h /x",
+        ] {
+            assert!(
+                HttpTransport::with_client(bad, scripted(Err(down_error()))).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    fn down_error() -> TransportError {
+        TransportError::Unreachable {
+            node: String::new(),
+            reason: String::new(),
+        }
     }
 
     #[test]

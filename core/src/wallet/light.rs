@@ -137,6 +137,33 @@ impl TrustAnchor {
         }
     }
 
+    /// Anchors at the genesis block of a CometBFT `genesis.json` (the file every validator
+    /// runs with): its chain id and the hash of its validator set. An app that ships the
+    /// consortium's genesis file derives its root of trust from it, not from any node.
+    pub fn from_cometbft_genesis(genesis_json: &[u8]) -> Result<TrustAnchor, LightClientError> {
+        let invalid = |reason: String| LightClientError::InvalidAnchor { reason };
+        let genesis: tendermint::Genesis<serde_json::Value> =
+            crate::wallet::transport::decode_json(genesis_json)
+                .map_err(|e| invalid(format!("genesis.json does not parse: {e}")))?;
+        if genesis.validators.is_empty() {
+            return Err(invalid(
+                "genesis.json lists no validators (the application chooses them at InitChain); \
+                 anchor by a header hash instead"
+                    .into(),
+            ));
+        }
+        let set = tendermint::validator::Set::without_proposer(genesis.validators);
+        let hash: [u8; 32] = set
+            .hash()
+            .as_bytes()
+            .try_into()
+            .map_err(|_| invalid("the validator set hash is not 32 bytes".into()))?;
+        Ok(TrustAnchor::genesis_validators(
+            genesis.chain_id.to_string(),
+            Hash32(hash),
+        ))
+    }
+
     /// Anchors at block `height` by its header hash.
     pub fn header(chain_id: impl Into<String>, height: u64, header_hash: Hash32) -> TrustAnchor {
         TrustAnchor {
@@ -400,9 +427,8 @@ impl TrustedState {
 
     /// Parses saved state (checked further by [`LightClient::restore`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<TrustedState, LightClientError> {
-        serde_json::from_slice(bytes).map_err(|e| LightClientError::InvalidTrustedState {
-            reason: e.to_string(),
-        })
+        crate::wallet::transport::decode_json(bytes)
+            .map_err(|reason| LightClientError::InvalidTrustedState { reason })
     }
 }
 

@@ -8,12 +8,13 @@
 //! `H + 1`, so [`light::LightClient::verified_app_hash_for_state`] verifies that header.
 //!
 //! Transports ([`transport::Transport`]) only move bytes: [`http::HttpTransport`] speaks
-//! CometBFT's JSON-RPC over plain HTTP, and `solo_transport::SoloTransport` (feature
-//! `app`) talks to an in-process [`crate::solo::SoloNode`]. A host app that needs TLS or its
-//! own networking stack implements the trait itself.
+//! CometBFT's JSON-RPC through an [`http_client::HttpClient`] (the built-in plain-HTTP one,
+//! or the host app's own stack with TLS), and `solo_transport::SoloTransport` (feature
+//! `app`) talks to an in-process [`crate::solo::SoloNode`].
 
 pub mod client;
 pub mod http;
+pub mod http_client;
 pub mod keys;
 pub mod light;
 #[cfg(feature = "app")]

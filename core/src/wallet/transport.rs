@@ -96,3 +96,18 @@ pub trait Transport: Send + Sync {
     /// Submits transaction bytes to the mempool (CometBFT `broadcast_tx_sync`).
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError>;
 }
+
+/// Parses JSON that comes from outside the library: a node's RPC answer, saved light-client
+/// state, a `genesis.json`.
+///
+/// The tendermint types decode their base64 fields (signatures, keys, query values) with
+/// `subtle-encoding` 0.5.1, whose decoder panics on some malformed strings, `"="` among them
+/// (found by the `light` fuzz target; see `core/tests/fuzz_regressions.rs`). A lying node must
+/// not crash the wallet, and a panic must not reach the host app through the bindings, so a
+/// panic while parsing is caught here and reported like any other parse error.
+pub fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match std::panic::catch_unwind(|| serde_json::from_slice::<T>(bytes)) {
+        Ok(parsed) => parsed.map_err(|e| e.to_string()),
+        Err(_) => Err("a field holds a malformed value (e.g. invalid base64)".into()),
+    }
+}

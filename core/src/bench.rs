@@ -1,0 +1,351 @@
+//! The ledger benchmark's workload and measurements, shared by `cascade-bench` and the
+//! network benchmark (`cascade-net-bench` in the tests crate), so that every command
+//! measures the same workload the same way.
+//!
+//! The workload is a realistic mix: suppliers split pieces to other suppliers (transfer
+//! with change) and the recipients accept, down many tiers. [`generate`] builds it once on a
+//! [`Fixture`] (so generation cost is never measured); [`replay`] times it on a fresh
+//! ledger; [`k256_verify_rate`] measures the raw signature verification baseline.
+//!
+//! [`generate_with`] can split the suppliers into independent groups (no transaction
+//! depends on another group's), so a network client can send each group to a different
+//! node without breaking nonce or piece order.
+
+use crate::crypto::{sha256, verify_prehash};
+use crate::ledger::TxReceipt;
+use crate::testkit::{cny, first_piece, offered_and_change, Fixture};
+use crate::tx::{DecodedTx, Output, TxBody};
+use crate::types::{Genesis, Params, Roles};
+use crate::{Amount, Day, Hash32, Money};
+use std::time::Instant;
+
+/// Suppliers in the benchmark's cast (`s0` … `s255`).
+pub const SUPPLIERS: usize = 256;
+/// Certificates issued in the set-up (one per supplier `s0` … `s31`).
+pub const ROOTS: usize = 32;
+
+/// Blocks of signed transaction bytes.
+pub type Blocks = Vec<Vec<Vec<u8>>>;
+
+/// Ledger parameters of the benchmark chain (deep tiers, many outputs, unit 1).
+pub fn params() -> Params {
+    Params {
+        max_tier: 10_000,
+        max_outputs: 16,
+        min_unit: Amount(1),
+        offer_expiry_days: 30,
+        ..Params::default()
+    }
+}
+
+fn cast() -> Vec<(String, Roles)> {
+    let mut v = vec![
+        ("operator".to_string(), Roles::OPERATOR),
+        ("core".to_string(), Roles::OBLIGOR),
+        ("bank".to_string(), Roles::FINANCIER),
+    ];
+    v.extend((0..SUPPLIERS).map(|i| (format!("s{i}"), Roles::SUPPLIER)));
+    v
+}
+
+/// The benchmark chain: an operator, an obligor (`core`), a bank and [`SUPPLIERS`]
+/// suppliers; transactions live for a million blocks.
+pub fn fixture() -> Fixture {
+    let cast = cast();
+    let refs: Vec<(&str, Roles)> = cast.iter().map(|(n, r)| (n.as_str(), *r)).collect();
+    let mut fx = Fixture::new(&refs, params());
+    fx.ttl = 1_000_000;
+    fx
+}
+
+/// Options of [`generate_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenerateOptions {
+    /// Independent supplier groups (a divisor of [`SUPPLIERS`]); supplier `sI` is in group
+    /// `I % groups`, and pieces only move within a group.
+    pub groups: usize,
+    /// The fixture's clock (Unix seconds) while generating: maturities and offers are
+    /// dated from it, so a workload for a live chain uses about the current time. `None`
+    /// keeps the fixture's own clock.
+    pub time: Option<i64>,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> GenerateOptions {
+        GenerateOptions {
+            groups: 1,
+            time: None,
+        }
+    }
+}
+
+/// A generated workload.
+pub struct Workload {
+    /// The chain it is signed for (the [`fixture`]'s genesis).
+    pub genesis: Genesis,
+    /// Set-up blocks (a credit line, issues and acceptances), not measured.
+    pub setup: Blocks,
+    /// Measured blocks.
+    pub measured: Blocks,
+    /// The group of each measured transaction (same shape as `measured`).
+    pub groups: Vec<Vec<usize>>,
+}
+
+/// The workload of `txs` measured transactions in blocks of `block` (one group, the
+/// fixture's clock): set-up blocks and measured blocks.
+pub fn generate(txs: usize, block: usize) -> (Blocks, Blocks) {
+    let w = generate_with(txs, block, GenerateOptions::default());
+    (w.setup, w.measured)
+}
+
+/// Builds the workload (see the module documentation). Panics if `groups` does not divide
+/// [`SUPPLIERS`] or the workload cannot be generated (a bug in the generator).
+pub fn generate_with(txs: usize, block: usize, options: GenerateOptions) -> Workload {
+    let groups = options.groups;
+    assert!(
+        groups > 0 && SUPPLIERS % groups == 0,
+        "groups must divide {SUPPLIERS}, not {groups}"
+    );
+    let mut fx = fixture();
+    if let Some(time) = options.time {
+        fx.time = time;
+    }
+    let genesis = fx.genesis().clone();
+    let mut setup = Vec::new();
+    let record =
+        |fx: &mut Fixture, name: &str, body: TxBody, blk: &mut Vec<Vec<u8>>| -> TxReceipt {
+            let bytes = fx.sign(name, body);
+            let r = fx
+                .deliver(&bytes)
+                .unwrap_or_else(|e| panic!("workload generation: {e}"));
+            blk.push(bytes);
+            r
+        };
+    // Setup: a credit line, one invoice and certificate per root, accepted by its tier-1 supplier.
+    let mut blk = Vec::new();
+    let core = fx.addr("core");
+    record(
+        &mut fx,
+        "bank",
+        TxBody::SetCreditLine {
+            obligor: core,
+            currency: cny(),
+            limit: Amount(u64::MAX / 2),
+        },
+        &mut blk,
+    );
+    fx.commit();
+    setup.push(std::mem::take(&mut blk));
+    let mut holders: Vec<(Hash32, usize, u64)> = Vec::new(); // (piece, holder index, amount)
+    let mut roots = Vec::new();
+    for r in 0..ROOTS {
+        let seller = fx.addr(&format!("s{r}"));
+        let hash = Hash32(sha256(format!("bench-invoice-{r}").as_bytes()));
+        record(
+            &mut fx,
+            "core",
+            TxBody::AnchorDocument {
+                hash,
+                amount: Money {
+                    amount: Amount(1 << 40),
+                    currency: cny(),
+                },
+                buyer: core,
+                seller,
+            },
+            &mut blk,
+        );
+        let maturity = Day(fx.today().0 + 180);
+        let bank = fx.addr("bank");
+        let rc = record(
+            &mut fx,
+            "core",
+            TxBody::Issue {
+                to: seller,
+                amount: Amount(1 << 40),
+                currency: cny(),
+                maturity,
+                document: hash,
+                credit_grantor: bank,
+            },
+            &mut blk,
+        );
+        roots.push((first_piece(&rc.events), r));
+    }
+    fx.commit();
+    setup.push(std::mem::take(&mut blk));
+    for (piece, r) in roots {
+        record(
+            &mut fx,
+            &format!("s{r}"),
+            TxBody::Accept { piece },
+            &mut blk,
+        );
+        holders.push((piece, r, 1 << 40));
+    }
+    fx.commit();
+    setup.push(blk);
+
+    // Measured: alternate transfer blocks and accept blocks.
+    let per_group = SUPPLIERS / groups;
+    let mut measured = Vec::new();
+    let mut measured_groups = Vec::new();
+    let mut pending: Vec<(Hash32, usize, u64)> = Vec::new();
+    let mut produced = 0usize;
+    let mut turn = 0usize;
+    while produced < txs {
+        let mut blk = Vec::new();
+        let mut blk_groups = Vec::new();
+        let mut next_holders = Vec::new();
+        // Accept everything offered in the previous block first.
+        for (piece, to, amount) in pending.drain(..) {
+            if blk.len() >= block || produced + blk.len() >= txs {
+                next_holders.push((piece, to, amount)); // unreachable in practice; keeps accounting honest
+                continue;
+            }
+            record(
+                &mut fx,
+                &format!("s{to}"),
+                TxBody::Accept { piece },
+                &mut blk,
+            );
+            blk_groups.push(to % groups);
+            holders.push((piece, to, amount));
+        }
+        // Then transfers from holders until the block is full.
+        let mut kept = Vec::new();
+        while blk.len() < block && produced + blk.len() < txs {
+            let Some((piece, from, amount)) = holders.pop() else {
+                break;
+            };
+            if amount < 4 {
+                continue;
+            }
+            turn += 1;
+            // Another supplier of the same group (with one group: any other supplier).
+            let to = (from + groups * (1 + turn % (per_group - 1))) % SUPPLIERS;
+            let part = amount / 2;
+            let to_addr = fx.addr(&format!("s{to}"));
+            let r = record(
+                &mut fx,
+                &format!("s{from}"),
+                TxBody::Transfer {
+                    piece,
+                    outputs: vec![Output {
+                        to: to_addr,
+                        amount: Amount(part),
+                    }],
+                },
+                &mut blk,
+            );
+            blk_groups.push(from % groups);
+            let (offered, change) = offered_and_change(&r.events);
+            pending.push((offered[0], to, part));
+            if let Some(c) = change {
+                kept.push((c, from, amount - part));
+            }
+        }
+        holders.extend(kept);
+        holders.extend(next_holders);
+        fx.commit();
+        produced += blk.len();
+        measured.push(blk);
+        measured_groups.push(blk_groups);
+    }
+    Workload {
+        genesis,
+        setup,
+        measured,
+        groups: measured_groups,
+    }
+}
+
+/// Raw k256 ECDSA verifications per second over the signatures of `samples` (keys and
+/// signatures parsed beforehand, so only the verification is timed): the baseline every
+/// ledger rate is compared with. Panics if a sample does not verify.
+pub fn k256_verify_rate(samples: &[Vec<u8>]) -> f64 {
+    let prepared: Vec<_> = samples
+        .iter()
+        .filter_map(|b| DecodedTx::decode(b, usize::MAX).ok())
+        .filter_map(|d| {
+            let key = d.signed.tx.signer.verifying_key().ok()?;
+            Some((key, d.signed.tx.sign_digest(), d.signed.signature))
+        })
+        .collect();
+    let start = Instant::now();
+    for (key, digest, sig) in &prepared {
+        verify_prehash(key, digest, sig)
+            .unwrap_or_else(|e| panic!("a benchmark signature does not verify: {e}"));
+    }
+    prepared.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Timings of [`replay`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReplayTimes {
+    /// Transactions replayed (measured blocks only).
+    pub count: usize,
+    /// Decode, verify and execute every transaction (seconds).
+    pub apply_secs: f64,
+    /// Finalize + commit of every block (seconds).
+    pub commit_secs: f64,
+    /// Of the commit, the Merkle tree update (`finalize_block`).
+    pub tree_secs: f64,
+    /// Measured blocks.
+    pub blocks: usize,
+}
+
+impl ReplayTimes {
+    /// Execution-only rate (decode, verify, rules), transactions per second.
+    pub fn exec_rate(&self) -> f64 {
+        self.count as f64 / self.apply_secs
+    }
+
+    /// End-to-end single-threaded rate (execution and commit), transactions per second.
+    pub fn end_to_end_rate(&self) -> f64 {
+        self.count as f64 / (self.apply_secs + self.commit_secs)
+    }
+}
+
+/// Replays a workload into a fresh [`fixture`] ledger in memory: the set-up blocks
+/// untimed, then the measured blocks timed. Panics if a transaction fails (a workload
+/// generated by [`generate`] never does).
+pub fn replay(setup: &Blocks, measured: &Blocks, time: Option<i64>) -> ReplayTimes {
+    let mut fx = fixture();
+    if let Some(time) = time {
+        fx.time = time;
+    }
+    for blk in setup {
+        fx.begin();
+        for tx in blk {
+            fx.ledger
+                .deliver_tx(tx)
+                .unwrap_or_else(|e| panic!("setup replay: {e}"));
+        }
+        fx.commit();
+    }
+    let mut times = ReplayTimes {
+        blocks: measured.len(),
+        ..ReplayTimes::default()
+    };
+    for blk in measured {
+        let t0 = Instant::now();
+        fx.begin();
+        for tx in blk {
+            fx.ledger
+                .deliver_tx(tx)
+                .unwrap_or_else(|e| panic!("measured replay: {e}"));
+        }
+        let t1 = Instant::now();
+        fx.ledger
+            .finalize_block()
+            .unwrap_or_else(|e| panic!("finalize: {e}"));
+        let t2 = Instant::now();
+        fx.commit();
+        times.apply_secs += (t1 - t0).as_secs_f64();
+        times.tree_secs += (t2 - t1).as_secs_f64();
+        times.commit_secs += t1.elapsed().as_secs_f64();
+        times.count += blk.len();
+    }
+    times
+}
