@@ -28,15 +28,20 @@ LIB_DIR="$TARGET_DIR/debug"
 JVM_DIR="$ROOT/android/jvm"
 GEN_DIR="$JVM_DIR/target/generated-sources/uniffi"
 
-echo "building the cdylib (cargo build -p cascade-ffi)"
-cargo build -p cascade-ffi --locked
+# --workspace: the same feature set as `cargo test --workspace`, so after the test step
+# this reuses its build (with `-p cascade-ffi` alone, cascade-core's features differ and
+# everything above it would compile again).
+echo "building the cdylib and uniffi-bindgen (cargo build --workspace)"
+cargo build --workspace --locked
 [ -f "$LIB_DIR/$LIB_NAME" ] || die "no $LIB_DIR/$LIB_NAME after the build"
+[ -x "$LIB_DIR/uniffi-bindgen" ] || die "no $LIB_DIR/uniffi-bindgen after the build"
 
 echo "generating the Kotlin bindings into ${GEN_DIR#"$ROOT"/}"
 rm -rf "$GEN_DIR"
 mkdir -p "$GEN_DIR"
-cargo run -q -p cascade-ffi --locked --bin uniffi-bindgen -- generate \
-  --library "$LIB_DIR/$LIB_NAME" --language kotlin --no-format --out-dir "$GEN_DIR"
+# Run from the crate directory, where uniffi-bindgen finds bindings/uniffi.toml.
+(cd "$ROOT/bindings" && "$LIB_DIR/uniffi-bindgen" generate \
+  --library "$LIB_DIR/$LIB_NAME" --language kotlin --no-format --out-dir "$GEN_DIR")
 ls "$GEN_DIR"/org/cascade/ffi/*.kt >/dev/null 2>&1 || die "uniffi-bindgen wrote no Kotlin under $GEN_DIR/org/cascade/ffi"
 
 MVN_ARGS=(-B -q -f "$JVM_DIR/pom.xml" "-Dcascade.libdir=$LIB_DIR")

@@ -299,11 +299,12 @@ pub fn init(
     let mut genesis = config::read_json(&path)?;
     config::set_genesis(&path, &mut genesis, &chain_id, app_state, None)?;
     config::write_json(&path, &genesis)?;
+    let mut config = ConfigFile::load(&home.config_toml())?;
     if let Some(moniker) = moniker {
-        let mut config = ConfigFile::load(&home.config_toml())?;
         config.set(None, "moniker", moniker)?;
-        config.save()?;
     }
+    config::prefer_unix_abci(&mut config, home)?;
+    config.save()?;
     println!(
         "initialised {} (chain {chain_id}, validator {})",
         home.root().display(),
@@ -327,9 +328,11 @@ fn print_testnet(testnet: &Testnet) {
         testnet.chain_id
     );
     for n in &testnet.nodes {
+        let abci = config::proxy_app(&n.node_home())
+            .map_or_else(|e| format!("unknown ({e})"), |a| a.to_string());
         println!(
             "  {}: p2p {} rpc {} abci {} node id {} validator {}",
-            n.moniker, n.ports.p2p, n.ports.rpc, n.ports.abci, n.node_id, n.validator_address
+            n.moniker, n.ports.p2p, n.ports.rpc, abci, n.node_id, n.validator_address
         );
     }
     println!("start each node (one terminal each):");

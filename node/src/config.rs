@@ -219,6 +219,38 @@ pub fn configure_local(
     Ok(())
 }
 
+/// Longest Unix socket path accepted (`sun_path` is 108 bytes on Linux, 104 on macOS).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// Points CometBFT at the application over a Unix socket in the node's home
+/// (`<home>/abci.sock`) when its path is short enough, and leaves `proxy_app` as it is
+/// otherwise. Returns the address now configured.
+///
+/// Why: the application and CometBFT always run on the same machine, and tower-abci does not
+/// set `TCP_NODELAY` on its TCP connections, so every ABCI round trip over TCP waits on
+/// Nagle's algorithm (about 40 ms measured). The network bench measured p50 commit latency
+/// at about 700 ms over TCP and about 380 ms over a Unix socket.
+pub fn prefer_unix_abci(
+    config: &mut ConfigFile,
+    home: &NodeHome,
+) -> Result<AbciAddress, NodeError> {
+    let socket = home.root().join("abci.sock");
+    if socket.as_os_str().len() <= MAX_SOCKET_PATH {
+        config.set(None, "proxy_app", format!("unix://{}", socket.display()))?;
+        return Ok(AbciAddress::Unix(socket));
+    }
+    let value = config
+        .get_str(None, "proxy_app")
+        .unwrap_or_default()
+        .to_string();
+    parse_abci_address(&value).ok_or_else(|| {
+        NodeError::config(
+            &home.config_toml(),
+            format!("proxy_app {value:?} is not usable"),
+        )
+    })
+}
+
 /// Settings for several nodes on one machine: peers on one IP, short consensus timeouts
 /// (loopback latency is well under a millisecond), no metrics or profiling listeners.
 pub fn tune_for_loopback(config: &mut ConfigFile) -> Result<(), NodeError> {
@@ -383,6 +415,34 @@ mod tests {
         assert_eq!(parse_abci_address("kvstore"), None);
         assert_eq!(parse_abci_address("tcp://127.0.0.1:http"), None);
         assert_eq!(parse_abci_address("tcp://:1"), None);
+    }
+
+    #[test]
+    fn abci_prefers_a_unix_socket_in_the_home_when_its_path_fits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "proxy_app = \"tcp://127.0.0.1:26658\"\n").unwrap();
+        let mut config = ConfigFile::load(&path).unwrap();
+        let home = NodeHome::new(dir.path().join("node0"));
+        let socket = home.root().join("abci.sock");
+        assert_eq!(
+            prefer_unix_abci(&mut config, &home).unwrap(),
+            AbciAddress::Unix(socket.clone())
+        );
+        let expected = format!("unix://{}", socket.display());
+        assert_eq!(config.get_str(None, "proxy_app"), Some(expected.as_str()));
+
+        // Too long for a socket address: TCP stays.
+        let mut config = ConfigFile::load(&path).unwrap();
+        let long = NodeHome::new(dir.path().join("n".repeat(MAX_SOCKET_PATH)));
+        assert_eq!(
+            prefer_unix_abci(&mut config, &long).unwrap(),
+            AbciAddress::Tcp("127.0.0.1:26658".into())
+        );
+        assert_eq!(
+            config.get_str(None, "proxy_app"),
+            Some("tcp://127.0.0.1:26658")
+        );
     }
 
     #[test]

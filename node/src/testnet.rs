@@ -143,6 +143,7 @@ fn configure(node: &TestnetNode, peers: &[String]) -> Result<(), NodeError> {
     let path = node.node_home().config_toml();
     let mut config = ConfigFile::load(&path)?;
     config::configure_local(&mut config, &node.moniker, node.ports, peers)?;
+    config::prefer_unix_abci(&mut config, &node.node_home())?;
     config::tune_for_loopback(&mut config)?;
     config.save()
 }
