@@ -2,7 +2,9 @@
 # The FFI measurement command (not part of scripts/test.sh):
 #  1. builds the host cdylib of `cascade-ffi` with the `release-smaller` profile and prints its
 #     stripped size against the 6 MB target;
-#  2. runs the Kotlin benchmark (android/jvm/src/bench) on the JVM through that library: the
+#  2. times the Rust half of the trivial call in-process (`cascade-ffi-native-bench`: the
+#     exported C function called as a binding calls it), the floor under every binding;
+#  3. runs the Kotlin benchmark (android/jvm/src/bench) on the JVM through that library: the
 #     per-call cost of a trivial call (`libraryVersion()`) and of a proof-verified query
 #     (`wallet.piece(id)` on a solo wallet), each next to a baseline measured in the same run.
 #     Target: the trivial call under 2 µs.
@@ -62,6 +64,12 @@ awk -v b="$built" -v s="$stripped" -v l="$limit" -v name="$LIB_NAME" -v host="$(
   printf "  stripped:   %10d bytes (%.2f MiB)\n", s, s / 1048576
   printf "  target:     %10d bytes (6.00 MiB) -> %.0f%% of target: %s\n", l, 100 * s / l, (s <= l ? "MET" : "MISSED")
 }'
+
+echo
+# The Rust half of the trivial call, with the same profile and features as the shipped
+# library: what the library costs per call before any foreign runtime is involved.
+cargo run -q --locked --profile release-smaller --no-default-features -p cascade-ffi \
+  --bin cascade-ffi-native-bench -- "$([ "$MODE" = quick ] && echo quick || echo full)"
 
 echo
 # The stripped release library has no symbols left for the generator to read the interface

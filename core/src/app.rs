@@ -29,7 +29,7 @@ use crate::query::Query;
 use crate::tx::VerifiedTx;
 use crate::types::{Genesis, ValidatorRecord};
 use bytes::Bytes;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use tendermint::abci::{request, response, types::ExecTxResult, Code, Event as AbciEvent};
 use tendermint::block::Height;
 use tendermint::{validator, AppHash, PublicKey};
@@ -37,8 +37,8 @@ use tendermint::{validator, AppHash, PublicKey};
 /// Application version reported in `Info` (bumped when the state machine changes).
 pub const APP_VERSION: u64 = 1;
 
-/// Verified transactions kept between `CheckTx` and block execution.
-const SIG_CACHE_CAPACITY: usize = 100_000;
+/// Verified transactions kept between `CheckTx` and block execution, at most.
+pub const SIG_CACHE_CAPACITY: usize = 100_000;
 
 /// ABCI query code for a path that cannot be parsed.
 pub const QUERY_BAD_PATH: u32 = 1;
@@ -114,13 +114,39 @@ impl Outcome {
 }
 
 /// Verified transactions by hash, oldest evicted first.
-#[derive(Default)]
+///
+/// Bounded two ways: at most `capacity` entries (the oldest goes first), and an entry leaves
+/// as soon as its transaction cannot be needed again — when a decided block includes it
+/// ([`App::finalize_block`]) or when `CheckTx` (new or recheck) refuses it, since CometBFT
+/// then drops it from its mempool. Without the second rule, every transaction that never
+/// reaches a block (a replay, a nonce ahead, a transaction outbid by another with the same
+/// nonce) would stay until `capacity` newer ones pushed it out.
 struct SigCache {
-    map: BTreeMap<Hash32, VerifiedTx>,
-    order: VecDeque<Hash32>,
+    capacity: usize,
+    /// Hash → (insertion number, verification).
+    map: BTreeMap<Hash32, (u64, VerifiedTx)>,
+    /// Insertion number → hash, so the oldest entry is found and any entry removed exactly
+    /// (the two maps always hold the same entries).
+    order: BTreeMap<u64, Hash32>,
+    next: u64,
+}
+
+impl Default for SigCache {
+    fn default() -> SigCache {
+        SigCache::with_capacity(SIG_CACHE_CAPACITY)
+    }
 }
 
 impl SigCache {
+    fn with_capacity(capacity: usize) -> SigCache {
+        SigCache {
+            capacity,
+            map: BTreeMap::new(),
+            order: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
     /// The cached verification of `bytes`, or a fresh one (counted in `verifications`).
     fn get_or_verify(
         &mut self,
@@ -129,25 +155,52 @@ impl SigCache {
         verifications: &mut u64,
     ) -> Result<VerifiedTx, TxError> {
         let hash = Hash32(crate::crypto::sha256(bytes));
-        if let Some(v) = self.map.get(&hash) {
+        if let Some((_, v)) = self.map.get(&hash) {
             return Ok(v.clone());
         }
         *verifications += 1;
         let verified = ledger.verify(bytes)?;
-        if self.order.len() >= SIG_CACHE_CAPACITY {
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
-        }
-        self.order.push_back(hash);
-        self.map.insert(hash, verified.clone());
+        self.insert(hash, verified.clone());
         Ok(verified)
     }
 
-    fn forget(&mut self, hash: &Hash32) {
-        // The order queue keeps the hash until it is evicted; a missing map entry is skipped.
-        self.map.remove(hash);
+    fn insert(&mut self, hash: Hash32, verified: VerifiedTx) {
+        while self.map.len() >= self.capacity.max(1) {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            self.map.remove(&oldest);
+        }
+        let seq = self.next;
+        self.next += 1;
+        self.order.insert(seq, hash);
+        self.map.insert(hash, (seq, verified));
     }
+
+    fn forget(&mut self, hash: &Hash32) {
+        if let Some((seq, _)) = self.map.remove(hash) {
+            self.order.remove(&seq);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// How many entries the application's in-memory caches and mempool state hold right now
+/// ([`App::cache_sizes`]). Tests use it to show that they stay bounded over many blocks;
+/// none of them affects results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheSizes {
+    /// Verified transactions cached by hash (at most [`SIG_CACHE_CAPACITY`]; in steady
+    /// state, the transactions in the mempool).
+    pub verified_txs: usize,
+    /// Parsed signer keys ([`Ledger::key_cache_len`]).
+    pub verifying_keys: usize,
+    /// Pending writes of the mempool state ([`Ledger::mempool_len`]; empty after `Commit`
+    /// until the next `CheckTx`).
+    pub mempool_writes: usize,
 }
 
 /// Counters a node reports (how often the caches saved work).
@@ -196,6 +249,15 @@ impl App {
     /// Cache and execution counters.
     pub fn stats(&self) -> AppStats {
         self.stats
+    }
+
+    /// Current sizes of the in-memory caches and the mempool state.
+    pub fn cache_sizes(&self) -> CacheSizes {
+        CacheSizes {
+            verified_txs: self.sigs.len(),
+            verifying_keys: self.ledger.key_cache_len(),
+            mempool_writes: self.ledger.mempool_len(),
+        }
     }
 
     fn verify(&mut self, bytes: &[u8]) -> Result<VerifiedTx, TxError> {
@@ -552,10 +614,20 @@ impl App {
 
     /// `CheckTx`: decode, verify (cached) and run every rule against the mempool state, so a
     /// transaction that would fail never enters the mempool.
+    ///
+    /// A transaction refused here (first check or recheck) leaves the signature cache: it is
+    /// not (or no longer) in CometBFT's mempool, so keeping it would only hold memory. If
+    /// another validator proposes it anyway, `ProcessProposal` verifies it again.
     pub fn check_tx(&mut self, req: &request::CheckTx) -> response::CheckTx {
-        let outcome = self
-            .verify(&req.tx)
-            .and_then(|verified| self.ledger.check_tx(&verified).map(|()| verified));
+        let outcome =
+            self.verify(&req.tx)
+                .and_then(|verified| match self.ledger.check_tx(&verified) {
+                    Ok(()) => Ok(verified),
+                    Err(e) => {
+                        self.sigs.forget(&verified.hash());
+                        Err(e)
+                    }
+                });
         match outcome {
             Ok(verified) => response::CheckTx {
                 code: Code::Ok,
@@ -644,4 +716,66 @@ fn abci_events(
         ));
     }
     out
+}
+
+#[cfg(all(test, feature = "testkit"))]
+mod tests {
+    use super::*;
+    use crate::testkit::{cny, Fixture};
+    use crate::tx::TxBody;
+    use crate::Amount;
+
+    fn credit_line(f: &Fixture, nonce: u64) -> Vec<u8> {
+        let body = TxBody::SetCreditLine {
+            obligor: f.addr("core"),
+            currency: cny(),
+            limit: Amount(1_000_000 + nonce),
+        };
+        f.sign_with("bank", nonce, body)
+    }
+
+    #[test]
+    fn sig_cache_holds_at_most_its_capacity_and_forgets_exactly() {
+        let mut f = Fixture::standard();
+        let txs: Vec<Vec<u8>> = (0..5).map(|n| credit_line(&f, n)).collect();
+        let mut cache = SigCache::with_capacity(3);
+        let mut verifications = 0;
+        for tx in &txs {
+            cache
+                .get_or_verify(&mut f.ledger, tx, &mut verifications)
+                .unwrap();
+            assert!(cache.len() <= 3);
+            assert_eq!(cache.order.len(), cache.len());
+        }
+        assert_eq!((cache.len(), verifications), (3, 5));
+        // The newest three are cached; the two oldest were evicted.
+        for tx in &txs[2..] {
+            cache
+                .get_or_verify(&mut f.ledger, tx, &mut verifications)
+                .unwrap();
+        }
+        assert_eq!(verifications, 5);
+        cache
+            .get_or_verify(&mut f.ledger, &txs[0], &mut verifications)
+            .unwrap();
+        assert_eq!((cache.len(), verifications), (3, 6));
+
+        // Forgetting removes the entry and its place in the eviction order.
+        let newest = Hash32(crate::crypto::sha256(&txs[4]));
+        cache.forget(&newest);
+        cache.forget(&newest);
+        assert_eq!((cache.len(), cache.order.len()), (2, 2));
+        assert!(!cache.map.contains_key(&newest));
+        // A re-verified transaction is one entry, however often it was forgotten before.
+        for _ in 0..3 {
+            cache
+                .get_or_verify(&mut f.ledger, &txs[4], &mut verifications)
+                .unwrap();
+            cache.forget(&newest);
+        }
+        cache
+            .get_or_verify(&mut f.ledger, &txs[4], &mut verifications)
+            .unwrap();
+        assert_eq!((cache.len(), cache.order.len()), (3, 3));
+    }
 }

@@ -77,9 +77,16 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens a ledger file, recovering the last committed block.
+    /// Opens a ledger file, recovering the last committed block. The database's page cache
+    /// is redb's default (1 GiB); a node bounds it with [`Ledger::open_with_cache`].
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
         Ledger::load(Store::open(path)?)
+    }
+
+    /// [`Ledger::open`] with a page cache of at most `cache_bytes` (see
+    /// [`Store::open_with_cache`]). The cache only changes speed and memory, never results.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Ledger, LedgerError> {
+        Ledger::load(Store::open_with_cache(path, cache_bytes)?)
     }
 
     /// A ledger in memory (tests, demos).
@@ -451,6 +458,19 @@ impl Ledger {
     /// Chain id (`None` before genesis).
     pub fn chain_id(&self) -> Option<&str> {
         self.chain_id.as_deref()
+    }
+
+    /// Parsed public keys in the verification cache (at most 65,536; cleared when full).
+    pub fn key_cache_len(&self) -> usize {
+        self.key_cache.len()
+    }
+
+    /// Pending writes (state and index entries) of the mempool state built by
+    /// [`Ledger::check_tx`] since the last commit; 0 right after a commit.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool
+            .as_ref()
+            .map_or(0, |m| m.layer.state.len() + m.layer.index.len())
     }
 
     /// Parameters in force.

@@ -107,9 +107,24 @@ pub struct Committed {
 }
 
 impl Store {
-    /// Opens (or creates) a database file.
+    /// Opens (or creates) a database file, with redb's default page cache (1 GiB).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = Database::builder().create(path)?;
+        Store::init(db)
+    }
+
+    /// Opens (or creates) a database file whose page cache holds at most `cache_bytes`.
+    ///
+    /// redb keeps every page it reads or writes in memory up to this size (nine tenths for
+    /// reads, one tenth for writes not yet flushed), so a process's memory grows with its
+    /// database file until the file outgrows the cache. The ledger never deletes (archive
+    /// mode), so with redb's 1 GiB default a validator's memory grows for as long as its
+    /// file stays under 1 GiB. A smaller cache only costs reads from the file (the OS page
+    /// cache still helps); results never depend on it.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)?;
         Store::init(db)
     }
 

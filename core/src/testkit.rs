@@ -3,6 +3,9 @@
 //!
 //! Keys are derived from names with [`SecretKey::from_seed`], so every run is identical.
 
+#[cfg(feature = "app")]
+pub mod abci;
+
 use crate::crypto::{sha256, Address, Hash32, SecretKey, ValidatorKey};
 use crate::date::Day;
 use crate::error::TxError;

@@ -11,11 +11,14 @@ use cascade_core::crypto::sha256;
 use cascade_core::keys;
 use cascade_core::proof::{ListKind, ProofError};
 use cascade_core::query::Answer;
+use cascade_core::testkit::abci::{
+    self, app_hash, block_time, height, init_chain, time, validator_update,
+};
 use cascade_core::testkit::{cny, validator_key, Fixture, CHAIN_ID, GENESIS_TIME};
 use cascade_core::tx::{Output, SignedTx, Tx, TxBody};
 use cascade_core::*;
 use std::collections::BTreeMap;
-use tendermint::abci::types::{CommitInfo, Misbehavior, MisbehaviorKind, Validator};
+use tendermint::abci::types::{Misbehavior, MisbehaviorKind, Validator};
 use tendermint::abci::{request, response, Code, Event as AbciEvent};
 use tendermint::block::Height;
 
@@ -26,127 +29,30 @@ use tendermint::block::Height;
 /// Face value of the test certificate (10,000.00 CNY in fen).
 const FACE: u64 = 10_000_00;
 
-fn time(secs: i64) -> tendermint::Time {
-    tendermint::Time::from_unix_timestamp(secs, 0).unwrap()
-}
-
-/// Block time of height `h`: ten seconds apart, all on the genesis day.
-fn block_time(h: u64) -> i64 {
-    GENESIS_TIME + 10 * h as i64
-}
-
-fn height(h: u64) -> Height {
-    Height::try_from(h).unwrap()
-}
-
-fn consensus_params() -> tendermint::consensus::Params {
-    tendermint::consensus::Params {
-        block: tendermint::block::Size {
-            max_bytes: 22_020_096,
-            max_gas: -1,
-            time_iota_ms: tendermint::block::Size::default_time_iota_ms(),
-        },
-        evidence: tendermint::evidence::Params {
-            max_age_num_blocks: 100_000,
-            max_age_duration: tendermint::evidence::Duration(std::time::Duration::from_secs(
-                172_800,
-            )),
-            max_bytes: 1_048_576,
-        },
-        validator: tendermint::consensus::params::ValidatorParams {
-            pub_key_types: vec![tendermint::public_key::Algorithm::Ed25519],
-        },
-        version: None,
-        abci: Default::default(),
-    }
-}
-
-fn cometbft_validator(seed: &str, power: u32) -> tendermint::validator::Update {
-    tendermint::validator::Update {
-        pub_key: tendermint::PublicKey::from_raw_ed25519(&validator_key(seed).0).unwrap(),
-        power: power.into(),
-    }
-}
-
-/// `InitChain` as CometBFT sends it for `genesis` (time = the genesis' own time).
-fn init_req(genesis: &Genesis) -> request::InitChain {
-    request::InitChain {
-        time: time(genesis.genesis_time),
-        chain_id: genesis.chain_id.clone(),
-        consensus_params: consensus_params(),
-        validators: vec![cometbft_validator("validator-0", 10)],
-        app_state_bytes: serde_json::to_vec(genesis).unwrap().into(),
-        initial_height: height(1),
-    }
-}
-
-fn hash32(app_hash: &tendermint::AppHash) -> Hash32 {
-    Hash32(app_hash.as_bytes().try_into().expect("a 32-byte app hash"))
-}
-
 /// An in-memory app initialised with the fixture's genesis.
 fn new_app(cast: &Cast) -> App {
-    let mut app = App::new(Ledger::in_memory().unwrap());
-    app.init_chain(&init_req(cast.f.genesis())).unwrap();
-    app
+    abci::new_app(cast.f.genesis())
 }
 
 fn prepare(app: &mut App, h: u64, txs: &[Bytes], max_tx_bytes: i64) -> Vec<Bytes> {
-    app.prepare_proposal(&request::PrepareProposal {
+    let req = request::PrepareProposal {
         max_tx_bytes,
-        txs: txs.to_vec(),
-        local_last_commit: None,
-        misbehavior: Vec::new(),
-        height: height(h),
-        time: time(block_time(h)),
-        next_validators_hash: Default::default(),
-        proposer_address: tendermint::account::Id::new([1; 20]),
-    })
-    .unwrap()
-    .txs
+        ..abci::prepare_proposal(h, block_time(h), txs)
+    };
+    app.prepare_proposal(&req).unwrap().txs
 }
 
 fn process_at(app: &mut App, h: u64, t: i64, txs: &[Bytes]) -> response::ProcessProposal {
-    app.process_proposal(&request::ProcessProposal {
-        txs: txs.to_vec(),
-        proposed_last_commit: None,
-        misbehavior: Vec::new(),
-        hash: Default::default(),
-        height: height(h),
-        time: time(t),
-        next_validators_hash: Default::default(),
-        proposer_address: tendermint::account::Id::new([1; 20]),
-    })
-    .unwrap()
+    app.process_proposal(&abci::process_proposal(h, t, txs))
+        .unwrap()
 }
 
 fn process(app: &mut App, h: u64, txs: &[Bytes]) -> response::ProcessProposal {
     process_at(app, h, block_time(h), txs)
 }
 
-fn finalize_req(
-    h: u64,
-    t: i64,
-    txs: &[Bytes],
-    misbehavior: Vec<Misbehavior>,
-) -> request::FinalizeBlock {
-    request::FinalizeBlock {
-        txs: txs.to_vec(),
-        decided_last_commit: CommitInfo {
-            round: Default::default(),
-            votes: Vec::new(),
-        },
-        misbehavior,
-        hash: Default::default(),
-        height: height(h),
-        time: time(t),
-        next_validators_hash: Default::default(),
-        proposer_address: tendermint::account::Id::new([1; 20]),
-    }
-}
-
 fn finalize(app: &mut App, h: u64, txs: &[Bytes]) -> response::FinalizeBlock {
-    app.finalize_block(&finalize_req(h, block_time(h), txs, Vec::new()))
+    app.finalize_block(&abci::finalize_block(h, block_time(h), txs))
         .unwrap()
 }
 
@@ -158,35 +64,19 @@ fn run_block(app: &mut App, h: u64, txs: &[Bytes]) -> response::FinalizeBlock {
 }
 
 fn check(app: &mut App, tx: &Bytes) -> response::CheckTx {
-    app.check_tx(&request::CheckTx {
-        tx: tx.clone(),
-        kind: request::CheckTxKind::New,
-    })
+    app.check_tx(&abci::check_tx(tx))
 }
 
 fn recheck(app: &mut App, tx: &Bytes) -> response::CheckTx {
-    app.check_tx(&request::CheckTx {
-        tx: tx.clone(),
-        kind: request::CheckTxKind::Recheck,
-    })
+    app.check_tx(&abci::recheck_tx(tx))
 }
 
 fn info(app: &App) -> response::Info {
-    app.info(&request::Info {
-        version: "0.38.17".into(),
-        block_version: 11,
-        p2p_version: 8,
-        abci_version: "2.0.0".into(),
-    })
+    app.info(&abci::info())
 }
 
 fn query(app: &App, path: &str, h: u64) -> response::Query {
-    app.query(&request::Query {
-        data: Bytes::new(),
-        path: path.into(),
-        height: height(h),
-        prove: true,
-    })
+    app.query(&abci::query(path, h))
 }
 
 fn attr<'a>(event: &'a AbciEvent, key: &str) -> &'a str {
@@ -320,8 +210,8 @@ fn init_chain_app_hash_equals_the_ledgers_genesis_hash() {
     let expected = reference.init_chain(&genesis).unwrap();
 
     let mut app = App::new(Ledger::in_memory().unwrap());
-    let r = app.init_chain(&init_req(&genesis)).unwrap();
-    assert_eq!(hash32(&r.app_hash), expected);
+    let r = app.init_chain(&init_chain(&genesis)).unwrap();
+    assert_eq!(app_hash(&r.app_hash), expected);
     // The genesis names its validators, so CometBFT is told to use exactly those.
     assert_eq!(r.validators.len(), genesis.validators.len());
     assert_eq!(
@@ -333,16 +223,16 @@ fn init_chain_app_hash_equals_the_ledgers_genesis_hash() {
     assert_eq!(app.ledger().committed().unwrap().version, 0);
 
     // CometBFT's genesis time is authoritative: another time gives another state.
-    let mut later = init_req(&genesis);
+    let mut later = init_chain(&genesis);
     later.time = time(GENESIS_TIME + 86_400);
     let mut other = App::new(Ledger::in_memory().unwrap());
     let r2 = other.init_chain(&later).unwrap();
-    assert_ne!(hash32(&r2.app_hash), expected);
+    assert_ne!(app_hash(&r2.app_hash), expected);
     let mut shifted = genesis.clone();
     shifted.genesis_time = GENESIS_TIME + 86_400;
     let mut reference2 = Ledger::in_memory().unwrap();
     assert_eq!(
-        hash32(&r2.app_hash),
+        app_hash(&r2.app_hash),
         reference2.init_chain(&shifted).unwrap()
     );
 }
@@ -353,7 +243,7 @@ fn init_chain_rejects_a_chain_id_mismatch_bad_json_and_a_bad_initial_height() {
     let genesis = cast.f.genesis();
 
     let mut app = App::new(Ledger::in_memory().unwrap());
-    let mut req = init_req(genesis);
+    let mut req = init_chain(genesis);
     req.chain_id = "another-chain".into();
     let err = app.init_chain(&req).unwrap_err();
     assert!(
@@ -361,21 +251,21 @@ fn init_chain_rejects_a_chain_id_mismatch_bad_json_and_a_bad_initial_height() {
         "{err:?}"
     );
 
-    let mut req = init_req(genesis);
+    let mut req = init_chain(genesis);
     req.app_state_bytes = Bytes::from_static(b"{\"chain_id\": \"cascade-test\", ");
     assert!(matches!(
         app.init_chain(&req).unwrap_err(),
         AppError::Genesis { .. }
     ));
 
-    let mut req = init_req(genesis);
+    let mut req = init_chain(genesis);
     req.app_state_bytes = Bytes::from_static(b"[1, 2, 3]");
     assert!(matches!(
         app.init_chain(&req).unwrap_err(),
         AppError::Genesis { .. }
     ));
 
-    let mut req = init_req(genesis);
+    let mut req = init_chain(genesis);
     req.initial_height = height(5);
     assert!(matches!(
         app.init_chain(&req).unwrap_err(),
@@ -392,7 +282,7 @@ fn init_chain_rejects_a_chain_id_mismatch_bad_json_and_a_bad_initial_height() {
 #[test]
 fn init_chain_again_at_height_zero_returns_the_same_app_hash() {
     let cast = Cast::new();
-    let req = init_req(cast.f.genesis());
+    let req = init_chain(cast.f.genesis());
 
     // Same process.
     let mut app = App::new(Ledger::in_memory().unwrap());
@@ -427,11 +317,8 @@ fn init_chain_takes_validators_from_the_request_when_the_genesis_lists_none() {
     let cast = Cast::new();
     let mut genesis = cast.f.genesis().clone();
     genesis.validators.clear();
-    let mut req = init_req(&genesis);
-    req.validators = vec![
-        cometbft_validator("node-a", 7),
-        cometbft_validator("node-b", 3),
-    ];
+    let mut req = init_chain(&genesis);
+    req.validators = vec![validator_update("node-a", 7), validator_update("node-b", 3)];
 
     let mut app = App::new(Ledger::in_memory().unwrap());
     let r = app.init_chain(&req).unwrap();
@@ -474,15 +361,18 @@ fn init_chain_takes_validators_from_the_request_when_the_genesis_lists_none() {
         },
     ];
     let mut reference = Ledger::in_memory().unwrap();
-    assert_eq!(hash32(&r.app_hash), reference.init_chain(&genesis).unwrap());
+    assert_eq!(
+        app_hash(&r.app_hash),
+        reference.init_chain(&genesis).unwrap()
+    );
 }
 
 #[test]
 fn init_chain_ledger_and_cometbft_agree_on_the_initial_validator_set() {
     // The app state lists validator-0 (power 10); CometBFT's genesis has another node.
     let cast = Cast::new();
-    let mut req = init_req(cast.f.genesis());
-    req.validators = vec![cometbft_validator("node-a", 5)];
+    let mut req = init_chain(cast.f.genesis());
+    req.validators = vec![validator_update("node-a", 5)];
     let mut app = App::new(Ledger::in_memory().unwrap());
     let r = app.init_chain(&req).unwrap();
 
@@ -522,7 +412,7 @@ fn info_reports_the_last_committed_height_and_app_hash() {
     assert_eq!(i.data, "cascade");
 
     let genesis_hash = app
-        .init_chain(&init_req(cast.f.genesis()))
+        .init_chain(&init_chain(cast.f.genesis()))
         .unwrap()
         .app_hash;
     assert_eq!(info(&app).last_block_height.value(), 0);
@@ -544,7 +434,7 @@ fn info_reports_the_last_committed_height_and_app_hash() {
     // An empty block still has its own app hash (meta/block changes).
     assert_ne!(r2.app_hash, r1.app_hash);
     assert_eq!(
-        hash32(&r2.app_hash),
+        app_hash(&r2.app_hash),
         app.ledger().committed().unwrap().app_hash
     );
 }
@@ -885,7 +775,7 @@ fn app_hash_is_the_same_whether_or_not_the_block_was_proposed_first() {
     ledger.commit().unwrap();
     ledger.begin_block(2, block_time(2)).unwrap();
     ledger.deliver_tx(&accept).unwrap();
-    assert_eq!(ledger.commit().unwrap().app_hash, hash32(&a.app_hash));
+    assert_eq!(ledger.commit().unwrap().app_hash, app_hash(&a.app_hash));
 }
 
 #[test]
@@ -1099,7 +989,7 @@ fn a_crash_between_finalize_block_and_commit_replays_to_the_same_app_hash() {
     let path = dir.path().join("ledger.redb");
     {
         let mut app = App::new(Ledger::open(&path).unwrap());
-        app.init_chain(&init_req(cast.f.genesis())).unwrap();
+        app.init_chain(&init_chain(cast.f.genesis())).unwrap();
         run_block(&mut app, 1, &block1);
         let r = finalize(&mut app, 2, &block2);
         assert_eq!(r.app_hash, ref2.app_hash);
@@ -1155,7 +1045,7 @@ fn accepted_chain(cast: &mut Cast) -> (App, Hash32) {
 fn query_piece_returns_a_proof_against_the_committed_app_hash() {
     let mut cast = Cast::new();
     let (app, piece) = accepted_chain(&mut cast);
-    let app_hash = hash32(&info(&app).last_block_app_hash);
+    let app_hash = app_hash(&info(&app).last_block_app_hash);
 
     let path = format!("/piece/{}", piece.to_hex());
     for asked in [0, 2] {
@@ -1200,7 +1090,7 @@ fn query_piece_returns_a_proof_against_the_committed_app_hash() {
 fn query_holdings_returns_a_complete_proven_list() {
     let mut cast = Cast::new();
     let (app, piece) = accepted_chain(&mut cast);
-    let app_hash = hash32(&info(&app).last_block_app_hash);
+    let app_hash = app_hash(&info(&app).last_block_app_hash);
 
     let r = query(&app, &format!("/holdings/{}", cast.addr("t1").to_hex()), 0);
     assert_eq!(r.code, Code::Ok, "{}", r.log);
@@ -1281,15 +1171,13 @@ fn misbehavior_in_finalize_block_is_reported_and_counted() {
         time: time(GENESIS_TIME),
         total_voting_power: 10u32.into(),
     };
-    let req = finalize_req(
-        1,
-        block_time(1),
-        &[],
-        vec![
+    let req = request::FinalizeBlock {
+        misbehavior: vec![
             evidence(MisbehaviorKind::DuplicateVote, [0xab; 20], 1),
             evidence(MisbehaviorKind::LightClientAttack, [0x01; 20], 1),
         ],
-    );
+        ..abci::finalize_block(1, block_time(1), &[])
+    };
     let r = app.finalize_block(&req).unwrap();
     app.commit().unwrap();
     assert_eq!(app.stats().misbehavior, 2);

@@ -18,7 +18,7 @@
 use bytes::Bytes;
 use cascade_core::app::{App, AppError};
 use cascade_core::solo::SoloNode;
-use cascade_core::testkit::{self, Fixture, GENESIS_TIME};
+use cascade_core::testkit::{self, abci, Fixture, GENESIS_TIME};
 use cascade_core::wallet::http::HttpTransport;
 use cascade_core::wallet::http_client::{HttpClient, HttpResponse};
 use cascade_core::wallet::light::{LightClientError, TrustAnchor, TrustedState};
@@ -178,25 +178,7 @@ fn a_genesis_file_with_a_malformed_validator_key_is_an_error_not_a_panic() {
         genesis_time: block.time(),
         chain_id: testkit::CHAIN_ID.parse().unwrap(),
         initial_height: 1,
-        consensus_params: tendermint::consensus::Params {
-            block: tendermint::block::Size {
-                max_bytes: 22_020_096,
-                max_gas: -1,
-                time_iota_ms: tendermint::block::Size::default_time_iota_ms(),
-            },
-            evidence: tendermint::evidence::Params {
-                max_age_num_blocks: 100_000,
-                max_age_duration: tendermint::evidence::Duration(std::time::Duration::from_secs(
-                    172_800,
-                )),
-                max_bytes: 1_048_576,
-            },
-            validator: tendermint::consensus::params::ValidatorParams {
-                pub_key_types: vec![tendermint::public_key::Algorithm::Ed25519],
-            },
-            version: None,
-            abci: Default::default(),
-        },
+        consensus_params: abci::consensus_params(),
         validators: block.validators.validators().to_vec(),
         app_hash: Default::default(),
         app_state: Value::Null,
@@ -222,50 +204,10 @@ fn a_genesis_file_with_a_malformed_validator_key_is_an_error_not_a_panic() {
 
 // ---- 2. ABCI request sequences ----------------------------------------------------------------
 
-fn abci_time(h: u64) -> tendermint::Time {
-    tendermint::Time::from_unix_timestamp(GENESIS_TIME + 10 * h as i64, 0).unwrap()
-}
-
-fn abci_height(h: u64) -> tendermint::block::Height {
-    tendermint::block::Height::try_from(h).unwrap()
-}
-
 /// An application on the standard fixture's genesis, and a valid transaction for block 1.
 fn app_and_tx() -> (App, Bytes) {
-    use tendermint::abci::request::InitChain;
     let fx = Fixture::standard();
-    let v0 = testkit::validator_key("validator-0");
-    let mut app = App::new(cascade_core::Ledger::in_memory().unwrap());
-    app.init_chain(&InitChain {
-        time: tendermint::Time::from_unix_timestamp(GENESIS_TIME, 0).unwrap(),
-        chain_id: testkit::CHAIN_ID.into(),
-        consensus_params: tendermint::consensus::Params {
-            block: tendermint::block::Size {
-                max_bytes: 22_020_096,
-                max_gas: -1,
-                time_iota_ms: tendermint::block::Size::default_time_iota_ms(),
-            },
-            evidence: tendermint::evidence::Params {
-                max_age_num_blocks: 100_000,
-                max_age_duration: tendermint::evidence::Duration(std::time::Duration::from_secs(
-                    172_800,
-                )),
-                max_bytes: 1_048_576,
-            },
-            validator: tendermint::consensus::params::ValidatorParams {
-                pub_key_types: vec![tendermint::public_key::Algorithm::Ed25519],
-            },
-            version: None,
-            abci: Default::default(),
-        },
-        validators: vec![tendermint::validator::Update {
-            pub_key: tendermint::PublicKey::from_raw_ed25519(&v0.0).unwrap(),
-            power: 10u32.into(),
-        }],
-        app_state_bytes: serde_json::to_vec(fx.genesis()).unwrap().into(),
-        initial_height: abci_height(1),
-    })
-    .unwrap();
+    let app = abci::new_app(fx.genesis());
     let core = fx.addr("core");
     let body = cascade_core::tx::TxBody::SetCreditLine {
         obligor: core,
@@ -277,49 +219,19 @@ fn app_and_tx() -> (App, Bytes) {
 }
 
 fn prepare(app: &mut App, h: u64, txs: &[Bytes]) -> Result<Vec<Bytes>, AppError> {
-    app.prepare_proposal(&tendermint::abci::request::PrepareProposal {
-        max_tx_bytes: 1 << 20,
-        txs: txs.to_vec(),
-        local_last_commit: None,
-        misbehavior: Vec::new(),
-        height: abci_height(h),
-        time: abci_time(h),
-        next_validators_hash: Default::default(),
-        proposer_address: tendermint::account::Id::new([1; 20]),
-    })
-    .map(|r| r.txs)
+    app.prepare_proposal(&abci::prepare_proposal(h, abci::block_time(h), txs))
+        .map(|r| r.txs)
 }
 
 fn process(app: &mut App, h: u64, txs: &[Bytes]) -> Result<(), AppError> {
-    app.process_proposal(&tendermint::abci::request::ProcessProposal {
-        txs: txs.to_vec(),
-        proposed_last_commit: None,
-        misbehavior: Vec::new(),
-        hash: Default::default(),
-        height: abci_height(h),
-        time: abci_time(h),
-        next_validators_hash: Default::default(),
-        proposer_address: tendermint::account::Id::new([1; 20]),
-    })
-    .map(|_| ())
+    app.process_proposal(&abci::process_proposal(h, abci::block_time(h), txs))
+        .map(|_| ())
 }
 
 fn finalize(app: &mut App, h: u64, txs: &[Bytes]) -> tendermint::AppHash {
-    app.finalize_block(&tendermint::abci::request::FinalizeBlock {
-        txs: txs.to_vec(),
-        decided_last_commit: tendermint::abci::types::CommitInfo {
-            round: Default::default(),
-            votes: Vec::new(),
-        },
-        misbehavior: Vec::new(),
-        hash: Default::default(),
-        height: abci_height(h),
-        time: abci_time(h),
-        next_validators_hash: Default::default(),
-        proposer_address: tendermint::account::Id::new([1; 20]),
-    })
-    .unwrap()
-    .app_hash
+    app.finalize_block(&abci::finalize_block(h, abci::block_time(h), txs))
+        .unwrap()
+        .app_hash
 }
 
 fn committed(app: &App) -> (u64, Hash32) {

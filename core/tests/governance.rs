@@ -10,12 +10,10 @@
 use bytes::Bytes;
 use cascade_core::app::App;
 use cascade_core::crypto::sha256;
-use cascade_core::testkit::{validator_key, Fixture, GENESIS_TIME, STANDARD_PARTICIPANTS};
+use cascade_core::testkit::{abci, validator_key, Fixture, GENESIS_TIME, STANDARD_PARTICIPANTS};
 use cascade_core::tx::TxBody;
 use cascade_core::*;
-use tendermint::abci::types::CommitInfo;
-use tendermint::abci::{request, response, Code};
-use tendermint::block::Height;
+use tendermint::abci::{response, Code};
 
 // ================================================================================================
 // Helpers
@@ -689,10 +687,6 @@ fn deactivating_and_reactivating_operators_keeps_the_count_right() {
 // Through the ABCI application
 // ================================================================================================
 
-fn time(secs: i64) -> tendermint::Time {
-    tendermint::Time::from_unix_timestamp(secs, 0).unwrap()
-}
-
 /// An app on the fixture's genesis plus the fixture's signing keys; nonces tracked here.
 struct Chain {
     app: App,
@@ -708,34 +702,7 @@ impl Chain {
             f.add_key(name);
         }
         let genesis = f.genesis().clone();
-        let mut app = App::new(Ledger::in_memory().unwrap());
-        app.init_chain(&request::InitChain {
-            time: time(genesis.genesis_time),
-            chain_id: genesis.chain_id.clone(),
-            consensus_params: tendermint::consensus::Params {
-                block: tendermint::block::Size {
-                    max_bytes: 22_020_096,
-                    max_gas: -1,
-                    time_iota_ms: 1_000,
-                },
-                evidence: tendermint::evidence::Params {
-                    max_age_num_blocks: 100_000,
-                    max_age_duration: tendermint::evidence::Duration(
-                        std::time::Duration::from_secs(172_800),
-                    ),
-                    max_bytes: 1_048_576,
-                },
-                validator: tendermint::consensus::params::ValidatorParams {
-                    pub_key_types: vec![tendermint::public_key::Algorithm::Ed25519],
-                },
-                version: None,
-                abci: Default::default(),
-            },
-            validators: Vec::new(),
-            app_state_bytes: serde_json::to_vec(&genesis).unwrap().into(),
-            initial_height: Height::from(1u32),
-        })
-        .unwrap();
+        let app = abci::new_app(&genesis);
         Chain {
             app,
             f,
@@ -756,19 +723,11 @@ impl Chain {
         self.height += 1;
         let r = self
             .app
-            .finalize_block(&request::FinalizeBlock {
-                txs,
-                decided_last_commit: CommitInfo {
-                    round: Default::default(),
-                    votes: Vec::new(),
-                },
-                misbehavior: Vec::new(),
-                hash: Default::default(),
-                height: Height::try_from(self.height).unwrap(),
-                time: time(GENESIS_TIME + 10 * self.height as i64),
-                next_validators_hash: Default::default(),
-                proposer_address: tendermint::account::Id::new([1; 20]),
-            })
+            .finalize_block(&abci::finalize_block(
+                self.height,
+                GENESIS_TIME + 10 * self.height as i64,
+                &txs,
+            ))
             .unwrap();
         for (i, t) in r.tx_results.iter().enumerate() {
             assert_eq!(t.code, Code::Ok, "tx {i}: {}", t.log);
@@ -866,19 +825,11 @@ fn the_app_reports_no_validator_update_for_a_refused_approval() {
     c.height += 1;
     let r = c
         .app
-        .finalize_block(&request::FinalizeBlock {
-            txs: vec![bad, last],
-            decided_last_commit: CommitInfo {
-                round: Default::default(),
-                votes: Vec::new(),
-            },
-            misbehavior: Vec::new(),
-            hash: Default::default(),
-            height: Height::try_from(c.height).unwrap(),
-            time: time(GENESIS_TIME + 10),
-            next_validators_hash: Default::default(),
-            proposer_address: tendermint::account::Id::new([1; 20]),
-        })
+        .finalize_block(&abci::finalize_block(
+            c.height,
+            GENESIS_TIME + 10,
+            &[bad, last],
+        ))
         .unwrap();
     c.app.commit().unwrap();
     let codes: Vec<u32> = r.tx_results.iter().map(|t| t.code.value()).collect();

@@ -386,10 +386,21 @@ pub fn start_with_test_hooks(
     std::fs::create_dir_all(home.data_dir())
         .map_err(|e| NodeError::io("cannot create", &home.data_dir(), e))?;
     let path = home.ledger();
-    let ledger = Ledger::open(&path).map_err(|source| NodeError::Ledger {
-        path: path.clone(),
-        source,
-    })?;
+    // The page cache bounds the application's memory (`<home>/cascade.toml`, see
+    // `config::AppSettings`); redb's own default would let it grow to 1 GiB.
+    let settings = config::AppSettings::load(home)?;
+    let ledger =
+        Ledger::open_with_cache(&path, settings.ledger_cache_bytes()).map_err(|source| {
+            NodeError::Ledger {
+                path: path.clone(),
+                source,
+            }
+        })?;
+    eprintln!(
+        "cascade-node: ledger page cache {} MiB (ledger_cache_mib in {})",
+        settings.ledger_cache_mib,
+        home.app_settings().display()
+    );
     match ledger.committed() {
         Some(c) => eprintln!(
             "cascade-node: ledger {} at height {} app hash {}",

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use toml_edit::DocumentMut;
+use zeroize::Zeroizing;
 
 /// Voting power each validator gets in a generated genesis.
 pub const DEFAULT_VALIDATOR_POWER: u64 = 10;
@@ -67,6 +68,98 @@ impl NodeHome {
     /// The ledger database.
     pub fn ledger(&self) -> PathBuf {
         self.data_dir().join("ledger.redb")
+    }
+
+    /// The application's own settings, `<home>/cascade.toml` (optional; see
+    /// [`AppSettings`]).
+    pub fn app_settings(&self) -> PathBuf {
+        self.root.join("cascade.toml")
+    }
+}
+
+/// Default page cache of the ledger database, in MiB (`ledger_cache_mib`).
+///
+/// redb's own default is 1 GiB, and its cache keeps every page read or written until it is
+/// full, so a validator's memory grew with its ledger file: in a 6-minute soak at 150 tx/s
+/// each application went from 24 to 222 MiB with a 257 MiB file (`docs/reliability.md`,
+/// Memory). 64 MiB holds the upper levels of the state tree and the indexes a block touches;
+/// the soak held its rate with it, and the application's memory levels off near 64 MiB
+/// above its base.
+pub const DEFAULT_LEDGER_CACHE_MIB: u64 = 64;
+
+/// Largest `ledger_cache_mib` accepted (64 GiB; a larger value is more likely a mistake).
+pub const MAX_LEDGER_CACHE_MIB: u64 = 65_536;
+
+/// The application's settings from `<home>/cascade.toml`. The file is optional and every
+/// key has a default; an unknown key or a bad value is an error, so a typo is not silently
+/// ignored. Today it has one key:
+///
+/// ```toml
+/// # Page cache of the ledger database (redb), in MiB: memory the application may use to keep
+/// # database pages. Default 64; 1 to 65536.
+/// ledger_cache_mib = 64
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppSettings {
+    /// Page cache of the ledger database, in MiB.
+    pub ledger_cache_mib: u64,
+}
+
+impl Default for AppSettings {
+    fn default() -> AppSettings {
+        AppSettings {
+            ledger_cache_mib: DEFAULT_LEDGER_CACHE_MIB,
+        }
+    }
+}
+
+impl AppSettings {
+    /// The page cache size in bytes.
+    pub fn ledger_cache_bytes(&self) -> usize {
+        usize::try_from(self.ledger_cache_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
+    /// Reads `<home>/cascade.toml`, or the defaults if there is no such file.
+    pub fn load(home: &NodeHome) -> Result<AppSettings, NodeError> {
+        let path = home.app_settings();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => AppSettings::parse(&path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AppSettings::default()),
+            Err(e) => Err(NodeError::io("cannot read", &path, e)),
+        }
+    }
+
+    /// Parses the text of `path` (see [`AppSettings`]).
+    pub fn parse(path: &Path, text: &str) -> Result<AppSettings, NodeError> {
+        let doc = text
+            .parse::<DocumentMut>()
+            .map_err(|e| NodeError::config(path, format!("not valid TOML: {e}")))?;
+        let mut settings = AppSettings::default();
+        for (key, item) in doc.as_table().iter() {
+            match key {
+                "ledger_cache_mib" => {
+                    settings.ledger_cache_mib = item
+                        .as_integer()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .filter(|n| (1..=MAX_LEDGER_CACHE_MIB).contains(n))
+                        .ok_or_else(|| {
+                            NodeError::config(
+                                path,
+                                format!(
+                                    "ledger_cache_mib must be an integer from 1 to {MAX_LEDGER_CACHE_MIB}"
+                                ),
+                            )
+                        })?;
+                }
+                other => {
+                    return Err(NodeError::config(
+                        path,
+                        format!("unknown setting {other:?} (known: ledger_cache_mib)"),
+                    ))
+                }
+            }
+        }
+        Ok(settings)
     }
 }
 
@@ -360,14 +453,62 @@ pub fn read_validator_identity(path: &Path) -> Result<ValidatorIdentity, NodeErr
     })
 }
 
+/// `node_key.json` as CometBFT writes it. The key's value borrows from the file's text, which
+/// [`read_node_id`] holds in a zeroizing buffer, so no copy of the secret outlives the call.
+#[derive(serde::Deserialize)]
+struct NodeKeyFile<'a> {
+    #[serde(borrow)]
+    priv_key: NodeKeyJson<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct NodeKeyJson<'a> {
+    #[serde(rename = "type")]
+    key_type: &'a str,
+    value: &'a str,
+}
+
 /// The p2p node id from `node_key.json`: lower-case hex of the first 20 bytes of SHA-256 of
 /// the Ed25519 public key (the last 32 bytes of the stored 64-byte private key).
+///
+/// Only the public half is needed, but the file holds the private key, so the file's text
+/// and the decoded key bytes live in [`Zeroizing`] buffers and are wiped on return (also on
+/// every error path).
 pub fn read_node_id(path: &Path) -> Result<String, NodeError> {
-    let doc = read_json(path)?;
-    let priv_key = doc
-        .get("priv_key")
-        .ok_or_else(|| NodeError::config(path, "no priv_key"))?;
-    let bytes = ed25519_from_json(path, priv_key, "tendermint/PrivKeyEd25519")?;
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| NodeError::io("cannot read", path, e))?,
+    );
+    let file: NodeKeyFile<'_> = serde_json::from_str(&text).map_err(|e| {
+        // Only the position: serde_json's message can quote a value, which may be the key.
+        NodeError::config(
+            path,
+            format!(
+                "not a CometBFT node key file (invalid {} at line {}, column {})",
+                match e.classify() {
+                    serde_json::error::Category::Data => "content",
+                    _ => "JSON",
+                },
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    const EXPECTED: &str = "tendermint/PrivKeyEd25519";
+    if file.priv_key.key_type != EXPECTED {
+        return Err(NodeError::config(
+            path,
+            format!(
+                "key type {:?} is not {EXPECTED:?} (only Ed25519 keys are supported)",
+                file.priv_key.key_type
+            ),
+        ));
+    }
+    // Capacity for the decoded bytes up front, so decoding never reallocates (a reallocation
+    // would leave an unwiped copy of the key behind).
+    let mut bytes = Zeroizing::new(Vec::with_capacity(file.priv_key.value.len()));
+    base64::engine::general_purpose::STANDARD
+        .decode_vec(file.priv_key.value, &mut bytes)
+        .map_err(|e| NodeError::config(path, format!("key is not base64: {e}")))?;
     if bytes.len() != 64 {
         return Err(NodeError::config(
             path,
@@ -401,6 +542,53 @@ pub fn set_genesis(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key file written by `cometbft init` (v0.38.26, a throwaway key) and the id that
+    /// `cometbft show-node-id` printed for it: the id is computed the way CometBFT does.
+    const COMETBFT_NODE_KEY: &str = r#"{"priv_key":{"type":"tendermint/PrivKeyEd25519","value":"UoKyI2CzovAtfx1RXkcnetDJURdpfcyhHRj7pckdaXEf+rPkwaiBLozk2w9WtdVV93XJS9CEwvAz1qf5Phxchw=="}}"#;
+    const COMETBFT_NODE_ID: &str = "7e47e3e80dbef3c4e0b391b3d86297942d0bc6c5";
+
+    fn node_id_of(text: &str) -> Result<String, NodeError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node_key.json");
+        std::fs::write(&path, text).unwrap();
+        read_node_id(&path)
+    }
+
+    #[test]
+    fn node_id_matches_cometbft() {
+        assert_eq!(node_id_of(COMETBFT_NODE_KEY).unwrap(), COMETBFT_NODE_ID);
+    }
+
+    #[test]
+    fn bad_node_key_files_are_typed_errors_without_the_secret() {
+        let secret = "UoKyI2CzovAtfx1RXkcnetDJURdpfcyhHRj7pckdaXEf+rPkwaiBLozk2w9WtdVV93XJS9CEwvAz1qf5Phxchw==";
+        let cases = [
+            ("not json", "not a CometBFT node key file"),
+            (r#"{"other":1}"#, "not a CometBFT node key file"),
+            (
+                &format!(r#"{{"priv_key":"{secret}"}}"#),
+                "not a CometBFT node key file",
+            ),
+            (
+                &COMETBFT_NODE_KEY.replace("PrivKeyEd25519", "PrivKeySecp256k1"),
+                "only Ed25519 keys are supported",
+            ),
+            (
+                &COMETBFT_NODE_KEY.replace("UoKy", "Uo*y"),
+                "key is not base64",
+            ),
+            (&COMETBFT_NODE_KEY.replace(secret, "AAAA"), "not 64 bytes"),
+        ];
+        for (text, expected) in cases {
+            let err = node_id_of(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+            assert!(
+                !err.contains(&secret[..16]),
+                "the error shows the key: {err}"
+            );
+        }
+    }
 
     #[test]
     fn abci_addresses() {
@@ -465,5 +653,59 @@ mod tests {
         assert!(text.contains("laddr = \"tcp://127.0.0.1:1\""));
         let config = ConfigFile::load(&path).unwrap();
         assert_eq!(config.get_str(None, "moniker"), Some("x"));
+    }
+
+    #[test]
+    fn app_settings_default_parse_and_refuse_bad_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = NodeHome::new(dir.path());
+        // No file: the defaults.
+        let settings = AppSettings::load(&home).unwrap();
+        assert_eq!(settings.ledger_cache_mib, DEFAULT_LEDGER_CACHE_MIB);
+        assert_eq!(settings.ledger_cache_bytes(), 64 * 1024 * 1024);
+
+        std::fs::write(home.app_settings(), "# comment\nledger_cache_mib = 16\n").unwrap();
+        let settings = AppSettings::load(&home).unwrap();
+        assert_eq!(settings.ledger_cache_mib, 16);
+        assert_eq!(settings.ledger_cache_bytes(), 16 << 20);
+        assert_eq!(
+            AppSettings::parse(&home.app_settings(), "").unwrap(),
+            AppSettings::default()
+        );
+
+        for (text, expected) in [
+            (
+                "ledger_cache_mib = 0",
+                "ledger_cache_mib must be an integer from 1 to 65536",
+            ),
+            (
+                "ledger_cache_mib = -5",
+                "ledger_cache_mib must be an integer from 1 to 65536",
+            ),
+            (
+                "ledger_cache_mib = 65537",
+                "ledger_cache_mib must be an integer from 1 to 65536",
+            ),
+            (
+                "ledger_cache_mib = \"64\"",
+                "ledger_cache_mib must be an integer from 1 to 65536",
+            ),
+            (
+                "ledger_cache_mb = 64",
+                "unknown setting \"ledger_cache_mb\" (known: ledger_cache_mib)",
+            ),
+        ] {
+            match AppSettings::parse(&home.app_settings(), text) {
+                Err(NodeError::Config { path, reason }) => {
+                    assert_eq!(path, home.app_settings(), "{text}");
+                    assert_eq!(reason, expected, "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            AppSettings::parse(&home.app_settings(), "ledger_cache_mib = "),
+            Err(NodeError::Config { reason, .. }) if reason.starts_with("not valid TOML")
+        ));
     }
 }

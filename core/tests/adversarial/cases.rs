@@ -510,271 +510,357 @@ fn body_tag_at(chain_id: &str) -> usize {
     4 + chain_id.len() + 33 + 8 + 8
 }
 
+/// A transaction on one piece, tried against pieces in every state (see [`World::on`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Act {
+    /// Transfer 100.00 of it to the named participant.
+    Transfer(&'static str),
+    /// Ask the named financier to discount 1,000.00 of it at 4.35 %.
+    Finance(&'static str),
+    /// Accept it as an offer.
+    Accept,
+    /// Cancel it as an offer.
+    Cancel,
+    /// Freeze it (reason 1).
+    Freeze,
+    /// Unfreeze it.
+    Unfreeze,
+    /// Accept the financing requested on it, with this payment reference.
+    AcceptFinancing(&'static str),
+    /// Merge it with another piece.
+    MergeWith(Hash32),
+}
+
+/// A hostile transaction and who signed it, waiting for the exact error it must get.
+///
+/// The errors most cases expect name the signer and the piece; deriving them from the
+/// attempt keeps a case from naming one signer in the transaction and another in the error.
+pub struct Attempt {
+    bytes: Vec<u8>,
+    signer: Address,
+    piece: Option<Hash32>,
+}
+
+impl Attempt {
+    /// Must fail with exactly `e`.
+    pub fn is(self, e: TxError) -> (Vec<u8>, Want) {
+        (self.bytes, Want::Is(e))
+    }
+
+    fn piece(&self) -> Hash32 {
+        self.piece
+            .expect("a piece error on an attempt that names no piece")
+    }
+
+    /// Must fail because the signer does not hold the piece.
+    pub fn not_holder(self) -> (Vec<u8>, Want) {
+        let (piece, signer) = (self.piece(), self.signer);
+        self.is(TxError::NotHolder { piece, signer })
+    }
+
+    /// Must fail because the piece, in `status`, does not allow `action`.
+    pub fn wrong_status(self, status: &'static str, action: &'static str) -> (Vec<u8>, Want) {
+        let piece = self.piece();
+        self.is(TxError::WrongStatus {
+            piece,
+            status,
+            action,
+        })
+    }
+
+    /// Must fail because the piece is frozen (with the world's [`FREEZE_REASON`]).
+    pub fn frozen(self) -> (Vec<u8>, Want) {
+        let piece = self.piece();
+        self.is(TxError::Frozen {
+            piece,
+            reason: FREEZE_REASON,
+        })
+    }
+
+    /// Must fail because the signer lacks `role`, which `action` needs.
+    pub fn missing_role(self, role: &'static str, action: &'static str) -> (Vec<u8>, Want) {
+        let signer = self.signer;
+        self.is(TxError::MissingRole {
+            signer,
+            role,
+            action,
+        })
+    }
+
+    /// Must fail because only someone else may do `action` (`reason` says who).
+    pub fn unauthorized(self, action: &'static str, reason: &'static str) -> (Vec<u8>, Want) {
+        let signer = self.signer;
+        self.is(TxError::Unauthorized {
+            signer,
+            action,
+            reason,
+        })
+    }
+}
+
+impl World {
+    /// `who` signs `body` with its next nonce.
+    pub fn by(&self, who: &str, body: TxBody) -> Attempt {
+        Attempt {
+            bytes: self.sign(who, body),
+            signer: self.addr(who),
+            piece: None,
+        }
+    }
+
+    /// `who` tries `act` on `piece`.
+    pub fn on(&self, who: &str, piece: Hash32, act: Act) -> Attempt {
+        let bytes = match act {
+            Act::Transfer(to) => self.transfer(who, piece, &[(to, 100_00)]),
+            Act::Finance(financier) => self.finance(who, piece, financier, 1000_00),
+            Act::Accept => self.sign(who, TxBody::Accept { piece }),
+            Act::Cancel => self.sign(who, TxBody::Cancel { piece }),
+            Act::Freeze => self.sign(who, TxBody::Freeze { piece, reason: 1 }),
+            Act::Unfreeze => self.sign(who, TxBody::Unfreeze { piece }),
+            Act::AcceptFinancing(reference) => self.sign(
+                who,
+                TxBody::AcceptFinancing {
+                    piece,
+                    payment_reference: reference.into(),
+                },
+            ),
+            Act::MergeWith(other) => self.sign(
+                who,
+                TxBody::Merge {
+                    pieces: vec![piece, other],
+                },
+            ),
+        };
+        Attempt {
+            bytes,
+            signer: self.addr(who),
+            piece: Some(piece),
+        }
+    }
+
+    /// t1 transfers its change of certificate A (6,000.00) to `outputs`.
+    pub fn split(&self, outputs: &[(&str, u64)]) -> Attempt {
+        let piece = self.ids.a_change;
+        Attempt {
+            bytes: self.transfer("t1", piece, outputs),
+            signer: self.addr("t1"),
+            piece: Some(piece),
+        }
+    }
+
+    /// [`World::valid`] with `tamper` applied to the signed transaction before encoding.
+    pub fn forged(&self, tamper: impl FnOnce(&mut SignedTx)) -> Attempt {
+        let mut tx = self.valid();
+        tamper(&mut tx);
+        Attempt {
+            bytes: tx.to_bytes(),
+            signer: self.addr("core"),
+            piece: None,
+        }
+    }
+
+    /// The bytes of [`World::valid`] with `mangle` applied: no longer a canonical encoding.
+    pub fn mangled(&self, mangle: impl FnOnce(&mut Vec<u8>)) -> (Vec<u8>, Want) {
+        let mut bytes = self.valid().to_bytes();
+        mangle(&mut bytes);
+        (bytes, Want::Malformed)
+    }
+
+    /// core anchors a fresh document, with the envelope fields given.
+    pub fn core_envelope(&self, chain_id: &str, nonce: u64, expiry_height: u64) -> Vec<u8> {
+        let body = self.anchor_body("fresh-doc", 1000_00);
+        self.envelope("core", chain_id, nonce, expiry_height, body)
+            .to_bytes()
+    }
+
+    /// core's transaction signed for chain `got`: refused as for another chain.
+    pub fn wrong_chain(&self, got: String) -> (Vec<u8>, Want) {
+        let bytes = self.core_envelope(&got, self.nonce("core"), FAR_EXPIRY);
+        let expected = self.genesis.chain_id.clone();
+        (bytes, Want::Is(TxError::WrongChain { expected, got }))
+    }
+
+    /// core's transaction valid up to `expiry_height`, which is before the next block.
+    pub fn expired(&self, expiry_height: u64) -> (Vec<u8>, Want) {
+        let bytes = self.core_envelope(&self.genesis.chain_id, self.nonce("core"), expiry_height);
+        let height = self.next_height;
+        (
+            bytes,
+            Want::Is(TxError::Expired {
+                expiry_height,
+                height,
+            }),
+        )
+    }
+
+    /// core's transaction with nonce `got`, which is not its next one.
+    pub fn bad_nonce(&self, got: u64) -> (Vec<u8>, Want) {
+        let bytes = self.core_envelope(&self.genesis.chain_id, got, FAR_EXPIRY);
+        let expected = self.nonce("core");
+        (bytes, Want::Is(TxError::BadNonce { expected, got }))
+    }
+
+    /// [`World::issue_body`] maturing `days` after today.
+    pub fn issue_in(&self, amount: u64, days: u32, document: Hash32) -> TxBody {
+        self.issue_body(amount, Day(self.today().0 + days), document)
+    }
+
+    /// Registers the key named `name` with `roles`.
+    pub fn register(&self, name: &str, roles: Roles) -> TxBody {
+        TxBody::RegisterParticipant {
+            public_key: self.fx.key(name).public_key(),
+            roles,
+            legal_id_hash: h(name),
+        }
+    }
+
+    /// Sets the roles and the active flag of the participant named `name`.
+    pub fn update(&self, name: &str, roles: Roles, active: bool) -> TxBody {
+        TxBody::UpdateParticipant {
+            address: self.addr(name),
+            roles,
+            active,
+        }
+    }
+
+    /// A CNY credit line of `limit` (minor units) for `obligor`.
+    pub fn credit_line(&self, obligor: &str, limit: u64) -> TxBody {
+        TxBody::SetCreditLine {
+            obligor: self.addr(obligor),
+            currency: cny(),
+            limit: Amount(limit),
+        }
+    }
+
+    /// `who` approves `pub_key` at `power`.
+    pub fn validator_change(&self, who: &str, pub_key: ValidatorKey, power: u64) -> Attempt {
+        self.by(who, TxBody::ApproveValidatorChange { pub_key, power })
+    }
+}
+
 /// The whole corpus. Each case is independent: it is built against the world as it stands
 /// (every earlier case was rejected, so the world never changes but for its height).
 pub fn cases() -> Vec<Case> {
+    use Act::*;
+    use CryptoError::*;
     use TxError as E;
     vec![
         // ---- signatures and keys ---------------------------------------------------------
         case("signature by another key", 2, |w| {
-            let mut tx = w.valid();
-            tx.signature = w.fx.key("t1").sign_prehash(&tx.tx.sign_digest());
-            (tx.to_bytes(), is(E::Signature(CryptoError::BadSignature)))
+            let t1 = w.fx.key("t1");
+            let forged = w.forged(|tx| tx.signature = t1.sign_prehash(&tx.tx.sign_digest()));
+            forged.is(E::Signature(BadSignature))
         }),
         case("signature r with a bit flipped", 2, |w| {
-            let mut tx = w.valid();
-            tx.signature.0[31] ^= 0x01;
-            (tx.to_bytes(), is(E::Signature(CryptoError::BadSignature)))
+            let forged = w.forged(|tx| tx.signature.0[31] ^= 0x01);
+            forged.is(E::Signature(BadSignature))
         }),
         case("signature s with a bit flipped", 2, |w| {
-            let mut tx = w.valid();
-            tx.signature.0[63] ^= 0x01;
-            (tx.to_bytes(), is(E::Signature(CryptoError::BadSignature)))
+            let forged = w.forged(|tx| tx.signature.0[63] ^= 0x01);
+            forged.is(E::Signature(BadSignature))
         }),
         case("signature over another nonce", 2, |w| {
-            let mut tx = w.valid();
-            let other = w.envelope(
-                "core",
-                &w.genesis.chain_id,
-                tx.tx.nonce + 1,
-                FAR_EXPIRY,
-                tx.tx.body.clone(),
-            );
-            tx.signature = other.signature;
-            (tx.to_bytes(), is(E::Signature(CryptoError::BadSignature)))
+            let forged = w.forged(|tx| {
+                let (chain, nonce, body) = (&w.genesis.chain_id, tx.tx.nonce + 1, &tx.tx.body);
+                tx.signature = w
+                    .envelope("core", chain, nonce, FAR_EXPIRY, body.clone())
+                    .signature;
+            });
+            forged.is(E::Signature(BadSignature))
         }),
         case("high-S twin of a valid signature", 2, |w| {
-            let mut tx = w.valid();
-            let sig = k256::ecdsa::Signature::from_slice(&tx.signature.0).expect("valid");
-            let high = k256::ecdsa::Signature::from_scalars(sig.r(), -*sig.s()).expect("n - s");
-            tx.signature.0.copy_from_slice(&high.to_bytes());
-            (tx.to_bytes(), is(E::Signature(CryptoError::HighS)))
+            let forged = w.forged(|tx| {
+                let sig = k256::ecdsa::Signature::from_slice(&tx.signature.0).expect("valid");
+                let high = k256::ecdsa::Signature::from_scalars(sig.r(), -*sig.s()).expect("n - s");
+                tx.signature.0.copy_from_slice(&high.to_bytes());
+            });
+            forged.is(E::Signature(HighS))
         }),
         case("all-zero signature", 2, |w| {
-            let mut tx = w.valid();
-            tx.signature = SignatureBytes([0; 64]);
-            (
-                tx.to_bytes(),
-                is(E::Signature(CryptoError::MalformedSignature)),
-            )
+            let forged = w.forged(|tx| tx.signature = SignatureBytes([0; 64]));
+            forged.is(E::Signature(MalformedSignature))
         }),
         case("signature s above the group order", 2, |w| {
-            let mut tx = w.valid();
-            tx.signature.0[32..].copy_from_slice(&[0xff; 32]);
-            (
-                tx.to_bytes(),
-                is(E::Signature(CryptoError::MalformedSignature)),
-            )
+            let forged = w.forged(|tx| tx.signature.0[32..].copy_from_slice(&[0xff; 32]));
+            forged.is(E::Signature(MalformedSignature))
         }),
         case("uncompressed-key marker on a valid key", 2, |w| {
-            let mut tx = w.valid();
-            tx.tx.signer.0[0] = 0x04;
-            (
-                tx.to_bytes(),
-                is(E::Signature(CryptoError::InvalidPublicKey)),
-            )
+            let forged = w.forged(|tx| tx.tx.signer.0[0] = 0x04);
+            forged.is(E::Signature(InvalidPublicKey))
         }),
         case("public key not on the curve", 2, |w| {
-            let mut tx = w.valid();
-            tx.tx.signer.0 = [0xff; 33];
-            tx.tx.signer.0[0] = 0x02;
-            (
-                tx.to_bytes(),
-                is(E::Signature(CryptoError::InvalidPublicKey)),
-            )
+            let forged = w.forged(|tx| {
+                tx.tx.signer.0 = [0xff; 33];
+                tx.tx.signer.0[0] = 0x02;
+            });
+            forged.is(E::Signature(InvalidPublicKey))
         }),
         // ---- chain, nonce, expiry, signer ------------------------------------------------
         case("signed for another chain", 3, |w| {
-            let body = w.anchor_body("fresh-doc", 1000_00);
-            let tx = w.envelope("core", "cascade-other", w.nonce("core"), FAR_EXPIRY, body);
-            (
-                tx.to_bytes(),
-                is(E::WrongChain {
-                    expected: w.genesis.chain_id.clone(),
-                    got: "cascade-other".into(),
-                }),
-            )
+            w.wrong_chain("cascade-other".into())
         }),
-        case("empty chain id", 3, |w| {
-            let body = w.anchor_body("fresh-doc", 1000_00);
-            let tx = w.envelope("core", "", w.nonce("core"), FAR_EXPIRY, body);
-            (
-                tx.to_bytes(),
-                is(E::WrongChain {
-                    expected: w.genesis.chain_id.clone(),
-                    got: String::new(),
-                }),
-            )
-        }),
+        case("empty chain id", 3, |w| w.wrong_chain(String::new())),
         case("chain id in another case", 3, |w| {
-            let body = w.anchor_body("fresh-doc", 1000_00);
-            let other = w.genesis.chain_id.to_uppercase();
-            let tx = w.envelope("core", &other, w.nonce("core"), FAR_EXPIRY, body);
-            (
-                tx.to_bytes(),
-                is(E::WrongChain {
-                    expected: w.genesis.chain_id.clone(),
-                    got: other,
-                }),
-            )
+            w.wrong_chain(w.genesis.chain_id.to_uppercase())
         }),
-        case("expired one block ago", 4, |w| {
-            let body = w.anchor_body("fresh-doc", 1000_00);
-            let expiry = w.next_height - 1;
-            let tx = w.envelope("core", &w.genesis.chain_id, w.nonce("core"), expiry, body);
-            (
-                tx.to_bytes(),
-                is(E::Expired {
-                    expiry_height: expiry,
-                    height: w.next_height,
-                }),
-            )
-        }),
-        case("expiry height zero", 4, |w| {
-            let body = w.anchor_body("fresh-doc", 1000_00);
-            let tx = w.envelope("core", &w.genesis.chain_id, w.nonce("core"), 0, body);
-            (
-                tx.to_bytes(),
-                is(E::Expired {
-                    expiry_height: 0,
-                    height: w.next_height,
-                }),
-            )
-        }),
+        case("expired one block ago", 4, |w| w.expired(w.next_height - 1)),
+        case("expiry height zero", 4, |w| w.expired(0)),
         case("replay of a committed transaction", 5, |w| {
-            (
-                w.replay.clone(),
-                is(E::BadNonce {
-                    expected: w.nonce("bank"),
-                    got: 0,
-                }),
-            )
+            let want = E::BadNonce {
+                expected: w.nonce("bank"),
+                got: 0,
+            };
+            (w.replay.clone(), is(want))
         }),
         case("old nonce with new content", 5, |w| {
-            let n = w.nonce("core");
-            let tx = w.envelope(
-                "core",
-                &w.genesis.chain_id,
-                n - 1,
-                FAR_EXPIRY,
-                w.anchor_body("fresh-doc", 1000_00),
-            );
-            (
-                tx.to_bytes(),
-                is(E::BadNonce {
-                    expected: n,
-                    got: n - 1,
-                }),
-            )
+            w.bad_nonce(w.nonce("core") - 1)
         }),
         case("nonce one ahead (out of order)", 5, |w| {
-            let n = w.nonce("core");
-            let tx = w.envelope(
-                "core",
-                &w.genesis.chain_id,
-                n + 1,
-                FAR_EXPIRY,
-                w.anchor_body("fresh-doc", 1000_00),
-            );
-            (
-                tx.to_bytes(),
-                is(E::BadNonce {
-                    expected: n,
-                    got: n + 1,
-                }),
-            )
+            w.bad_nonce(w.nonce("core") + 1)
         }),
-        case("nonce u64::MAX", 5, |w| {
-            let n = w.nonce("core");
-            let tx = w.envelope(
-                "core",
-                &w.genesis.chain_id,
-                u64::MAX,
-                FAR_EXPIRY,
-                w.anchor_body("fresh-doc", 1000_00),
-            );
-            (
-                tx.to_bytes(),
-                is(E::BadNonce {
-                    expected: n,
-                    got: u64::MAX,
-                }),
-            )
-        }),
+        case("nonce u64::MAX", 5, |w| w.bad_nonce(u64::MAX)),
         case("unregistered signer", 6, |w| {
-            let bytes = w.sign("stranger", w.anchor_body("fresh-doc", 1000_00));
-            (
-                bytes,
-                is(E::UnknownSigner {
-                    signer: w.addr("stranger"),
-                }),
-            )
+            let attempt = w.by("stranger", w.anchor_body("fresh-doc", 1000_00));
+            let signer = attempt.signer;
+            attempt.is(E::UnknownSigner { signer })
         }),
         case("deactivated signer", 7, |w| {
-            let bytes = w.transfer("mallory", w.ids.a_change, &[("t2a", 100_00)]);
-            (
-                bytes,
-                is(E::Inactive {
-                    address: w.addr("mallory"),
-                }),
-            )
+            let attempt = w.on("mallory", w.ids.a_change, Transfer("t2a"));
+            let address = attempt.signer;
+            attempt.is(E::Inactive { address })
         }),
         // ---- encodings: truncated, oversized, non-canonical --------------------------------
         case("empty bytes", 1, |_| (Vec::new(), Want::Malformed)),
         case("a single zero byte", 1, |_| (vec![0], Want::Malformed)),
         case("truncated by one byte", 1, |w| {
-            let b = w.valid().to_bytes();
-            (b[..b.len() - 1].to_vec(), Want::Malformed)
+            w.mangled(|b| b.truncate(b.len() - 1))
         }),
         case("truncated to half", 1, |w| {
-            let b = w.valid().to_bytes();
-            (b[..b.len() / 2].to_vec(), Want::Malformed)
+            w.mangled(|b| b.truncate(b.len() / 2))
         }),
         case("signature cut off", 1, |w| {
-            let b = w.valid().to_bytes();
-            (b[..b.len() - 64].to_vec(), Want::Malformed)
+            w.mangled(|b| b.truncate(b.len() - 64))
         }),
-        case("trailing zero byte", 1, |w| {
-            let mut b = w.valid().to_bytes();
-            b.push(0);
-            (b, Want::Malformed)
-        }),
+        case("trailing zero byte", 1, |w| w.mangled(|b| b.push(0))),
         case("valid transaction twice in one buffer", 1, |w| {
-            let b = w.valid().to_bytes();
-            ([b.clone(), b].concat(), Want::Malformed)
+            w.mangled(|b| b.extend(b.clone()))
         }),
         case("bool encoded as 2", 1, |w| {
-            let mut b = w.sign(
-                "operator",
-                TxBody::UpdateParticipant {
-                    address: w.addr("t1"),
-                    roles: Roles::SUPPLIER,
-                    active: true,
-                },
-            );
+            let mut b = w.sign("operator", w.update("t1", Roles::SUPPLIER, true));
             let at = b.len() - 65; // ... || active: bool || signature (64 bytes)
             assert_eq!(b[at], 1);
             b[at] = 2;
             (b, Want::Malformed)
         }),
         case("unknown transaction kind tag", 1, |w| {
-            let mut b = w.valid().to_bytes();
-            b[body_tag_at(&w.genesis.chain_id)] = 0xee;
-            (b, Want::Malformed)
+            w.mangled(|b| b[body_tag_at(&w.genesis.chain_id)] = 0xee)
         }),
-        case("chain id not UTF-8", 1, |w| {
-            let mut b = w.valid().to_bytes();
-            b[4] = 0xff;
-            (b, Want::Malformed)
-        }),
+        case("chain id not UTF-8", 1, |w| w.mangled(|b| b[4] = 0xff)),
         case("string length prefix past the end", 1, |w| {
-            let mut b = w.valid().to_bytes();
-            b[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-            (b, Want::Malformed)
+            w.mangled(|b| b[..4].copy_from_slice(&u32::MAX.to_le_bytes()))
         }),
         case("vector length prefix of 2^32-1", 1, |w| {
-            let bytes = w.transfer("t1", w.ids.a_change, &[("t2a", 100_00)]);
-            let mut b = bytes.clone();
+            let mut b = w.split(&[("t2a", 100_00)]).bytes;
             // Transfer: tag || piece (32) || outputs: u32 length || ...
             let at = body_tag_at(&w.genesis.chain_id) + 1 + 32;
             assert_eq!(b[at..at + 4], 1u32.to_le_bytes());
@@ -783,886 +869,416 @@ pub fn cases() -> Vec<Case> {
         }),
         case("one byte over max_tx_bytes", 1, |w| {
             let limit = w.genesis.params.max_tx_bytes as usize;
-            let body = |r: String| TxBody::AcceptFinancing {
+            let base = w.on("bank", w.ids.requested, AcceptFinancing("")).bytes;
+            let reference = "x".repeat(limit + 1 - base.len());
+            let body = TxBody::AcceptFinancing {
                 piece: w.ids.requested,
-                payment_reference: r,
+                payment_reference: reference,
             };
-            let base = w.sign("bank", body(String::new())).len();
-            let b = w.sign("bank", body("x".repeat(limit + 1 - base)));
+            let b = w.sign("bank", body);
             assert_eq!(b.len(), limit + 1);
-            (
-                b,
-                is(E::Decode(TxDecodeError::TooLarge {
-                    size: limit + 1,
-                    limit,
-                })),
-            )
+            let size = limit + 1;
+            (b, is(E::Decode(TxDecodeError::TooLarge { size, limit })))
         }),
         case("one MiB of garbage", 1, |w| {
             let limit = w.genesis.params.max_tx_bytes as usize;
-            (
-                vec![0xa5; 1 << 20],
-                is(E::Decode(TxDecodeError::TooLarge {
-                    size: 1 << 20,
-                    limit,
-                })),
-            )
+            let size = 1 << 20;
+            let want = E::Decode(TxDecodeError::TooLarge { size, limit });
+            (vec![0xa5; size], is(want))
         }),
         // ---- amounts ---------------------------------------------------------------------
         case("zero transfer output", 30, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("t2a", 0)]),
-                is(E::ZeroAmount),
-            )
+            w.split(&[("t2a", 0)]).is(E::ZeroAmount)
         }),
         case("transfer output below the minimum unit", 31, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("t2a", 99)]),
-                is(E::BelowMinimum {
-                    amount: Amount(99),
-                    min_unit: Amount(100),
-                }),
-            )
+            w.split(&[("t2a", 99)]).is(below_minimum(99))
         }),
         case("change below the minimum unit", 31, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("t2a", 6000_00 - 50)]),
-                is(E::BelowMinimum {
-                    amount: Amount(50),
-                    min_unit: Amount(100),
-                }),
-            )
+            w.split(&[("t2a", 6000_00 - 50)]).is(below_minimum(50))
         }),
         case("outputs whose sum overflows u64", 32, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("t2a", u64::MAX), ("t2b", 100)]),
-                is(E::Overflow),
-            )
+            w.split(&[("t2a", u64::MAX), ("t2b", 100)]).is(E::Overflow)
         }),
         case("zero issue amount", 30, |w| {
-            let body = w.issue_body(0, Day(w.today().0 + 30), w.ids.doc_x);
-            (w.sign("core", body), is(E::ZeroAmount))
+            let body = w.issue_in(0, 30, w.ids.doc_x);
+            w.by("core", body).is(E::ZeroAmount)
         }),
         case("zero document amount", 30, |w| {
-            (
-                w.sign("core", w.anchor_body("fresh-doc", 0)),
-                is(E::ZeroAmount),
-            )
+            let body = w.anchor_body("fresh-doc", 0);
+            w.by("core", body).is(E::ZeroAmount)
         }),
         case("zero financing amount", 30, |w| {
-            (
-                w.finance("t1", w.ids.a_change, "bank", 0),
-                is(E::ZeroAmount),
-            )
+            let b = w.finance("t1", w.ids.a_change, "bank", 0);
+            (b, is(E::ZeroAmount))
         }),
         // ---- splits that do not add up -------------------------------------------------------
         case("outputs exceed the piece by one unit", 33, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("t2a", 5000_00), ("t2b", 1000_01)]),
-                is(E::SplitExceedsPiece {
-                    outputs: Amount(6000_01),
-                    available: Amount(6000_00),
-                }),
-            )
+            let attempt = w.split(&[("t2a", 5000_00), ("t2b", 1000_01)]);
+            attempt.is(exceeds_change(6000_01))
         }),
         case("financing more than the piece", 33, |w| {
-            (
-                w.finance("t1", w.ids.a_change, "bank", 6000_01),
-                is(E::SplitExceedsPiece {
-                    outputs: Amount(6000_01),
-                    available: Amount(6000_00),
-                }),
-            )
+            let b = w.finance("t1", w.ids.a_change, "bank", 6000_01);
+            (b, is(exceeds_change(6000_01)))
         }),
         case("transfer without outputs", 48, |w| {
-            (w.transfer("t1", w.ids.a_change, &[]), is(E::NoOutputs))
+            w.split(&[]).is(E::NoOutputs)
         }),
         case("seventeen outputs", 47, |w| {
-            let outputs = vec![("t2a", 100); 17];
-            (
-                w.transfer("t1", w.ids.a_change, &outputs),
-                is(E::TooManyOutputs { count: 17, max: 16 }),
-            )
+            let attempt = w.split(&[("t2a", 100); 17]);
+            attempt.is(E::TooManyOutputs { count: 17, max: 16 })
         }),
         case("the same recipient twice", 49, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("t2a", 100_00), ("t2a", 100_00)]),
-                is(E::DuplicateRecipient { to: w.addr("t2a") }),
-            )
+            let attempt = w.split(&[("t2a", 100_00), ("t2a", 100_00)]);
+            attempt.is(E::DuplicateRecipient { to: w.addr("t2a") })
         }),
         case("transfer to oneself", 50, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("t1", 100_00)]),
-                is(E::SelfTransfer),
-            )
+            w.split(&[("t1", 100_00)]).is(E::SelfTransfer)
         }),
         case("recipient is not a supplier", 13, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("bank", 100_00)]),
-                is(E::CounterpartyRole {
-                    address: w.addr("bank"),
-                    role: "supplier",
-                    what: "receive a transfer",
-                }),
-            )
+            w.split(&[("bank", 100_00)]).is(E::CounterpartyRole {
+                address: w.addr("bank"),
+                role: "supplier",
+                what: "receive a transfer",
+            })
         }),
         case("recipient is not registered", 11, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("stranger", 100_00)]),
-                is(E::UnknownParticipant {
-                    address: w.addr("stranger"),
-                }),
-            )
+            let address = w.addr("stranger");
+            w.split(&[("stranger", 100_00)])
+                .is(E::UnknownParticipant { address })
         }),
         case("recipient is deactivated", 7, |w| {
-            (
-                w.transfer("t1", w.ids.a_change, &[("mallory", 100_00)]),
-                is(E::Inactive {
-                    address: w.addr("mallory"),
-                }),
-            )
+            let address = w.addr("mallory");
+            w.split(&[("mallory", 100_00)]).is(E::Inactive { address })
         }),
         case("merge of a single piece", 52, |w| {
-            (
-                w.sign(
-                    "t1",
-                    TxBody::Merge {
-                        pieces: vec![w.ids.a_change],
-                    },
-                ),
-                is(E::BadMergeCount { count: 1, max: 16 }),
-            )
+            let body = TxBody::Merge {
+                pieces: vec![w.ids.a_change],
+            };
+            w.by("t1", body).is(E::BadMergeCount { count: 1, max: 16 })
         }),
         case("merge of a piece with itself", 53, |w| {
-            let p = w.ids.a_change;
-            (
-                w.sign("t1", TxBody::Merge { pieces: vec![p, p] }),
-                is(E::DuplicatePiece { piece: p }),
-            )
+            let piece = w.ids.a_change;
+            w.on("t1", piece, MergeWith(piece))
+                .is(E::DuplicatePiece { piece })
         }),
         case("merge across certificates", 54, |w| {
-            (
-                w.sign(
-                    "t1",
-                    TxBody::Merge {
-                        pieces: vec![w.ids.a_change, w.ids.root_b],
-                    },
-                ),
-                is(E::DifferentRoots),
-            )
+            w.on("t1", w.ids.a_change, MergeWith(w.ids.root_b))
+                .is(E::DifferentRoots)
         }),
         // ---- transfers by non-holders ----------------------------------------------------
         case("transfer by a non-holder", 42, |w| {
-            (
-                w.transfer("t2b", w.ids.a_change, &[("t2a", 100_00)]),
-                is(E::NotHolder {
-                    piece: w.ids.a_change,
-                    signer: w.addr("t2b"),
-                }),
-            )
+            w.on("t2b", w.ids.a_change, Transfer("t2a")).not_holder()
         }),
         case("merge by a non-holder", 42, |w| {
-            (
-                w.sign(
-                    "t2b",
-                    TxBody::Merge {
-                        pieces: vec![w.ids.a_change, w.ids.root_b],
-                    },
-                ),
-                is(E::NotHolder {
-                    piece: w.ids.a_change,
-                    signer: w.addr("t2b"),
-                }),
-            )
+            w.on("t2b", w.ids.a_change, MergeWith(w.ids.root_b))
+                .not_holder()
         }),
         case("financing request by a non-holder", 42, |w| {
-            (
-                w.finance("t2a", w.ids.a_change, "bank", 1000_00),
-                is(E::NotHolder {
-                    piece: w.ids.a_change,
-                    signer: w.addr("t2a"),
-                }),
-            )
+            w.on("t2a", w.ids.a_change, Finance("bank")).not_holder()
         }),
         case("accepting an offer made to someone else", 42, |w| {
-            (
-                w.sign(
-                    "t2a",
-                    TxBody::Accept {
-                        piece: w.ids.pending,
-                    },
-                ),
-                is(E::NotHolder {
-                    piece: w.ids.pending,
-                    signer: w.addr("t2a"),
-                }),
-            )
+            w.on("t2a", w.ids.pending, Accept).not_holder()
         }),
         case("cancelling someone else's offer", 9, |w| {
-            (
-                w.sign(
-                    "t2a",
-                    TxBody::Cancel {
-                        piece: w.ids.pending,
-                    },
-                ),
-                is(E::Unauthorized {
-                    signer: w.addr("t2a"),
-                    action: "cancel this offer",
-                    reason: "only its sender may",
-                }),
-            )
+            w.on("t2a", w.ids.pending, Cancel)
+                .unauthorized("cancel this offer", "only its sender may")
         }),
         case("transfer of a piece that does not exist", 40, |w| {
-            let ghost = h("ghost-piece");
-            (
-                w.transfer("t1", ghost, &[("t2a", 100_00)]),
-                is(E::UnknownPiece { piece: ghost }),
-            )
+            let piece = h("ghost-piece");
+            w.on("t1", piece, Transfer("t2a"))
+                .is(E::UnknownPiece { piece })
         }),
         // ---- pending pieces --------------------------------------------------------------
         case("recipient moves a pending offer", 42, |w| {
-            (
-                w.transfer("t3b", w.ids.pending, &[("t2a", 100_00)]),
-                is(E::NotHolder {
-                    piece: w.ids.pending,
-                    signer: w.addr("t3b"),
-                }),
-            )
+            w.on("t3b", w.ids.pending, Transfer("t2a")).not_holder()
         }),
         case("sender moves its own pending offer", 42, |w| {
-            (
-                w.transfer("t1", w.ids.pending, &[("t2a", 100_00)]),
-                is(E::NotHolder {
-                    piece: w.ids.pending,
-                    signer: w.addr("t1"),
-                }),
-            )
+            w.on("t1", w.ids.pending, Transfer("t2a")).not_holder()
         }),
         case("recipient finances a pending offer", 42, |w| {
-            (
-                w.finance("t3b", w.ids.pending, "bank", 1000_00),
-                is(E::NotHolder {
-                    piece: w.ids.pending,
-                    signer: w.addr("t3b"),
-                }),
-            )
+            w.on("t3b", w.ids.pending, Finance("bank")).not_holder()
         }),
         case("financier accepts financing of a pending piece", 43, |w| {
-            (
-                w.sign(
-                    "bank",
-                    TxBody::AcceptFinancing {
-                        piece: w.ids.pending,
-                        payment_reference: "wire".into(),
-                    },
-                ),
-                is(E::WrongStatus {
-                    piece: w.ids.pending,
-                    status: "pending",
-                    action: "accept financing",
-                }),
-            )
+            w.on("bank", w.ids.pending, AcceptFinancing("wire"))
+                .wrong_status("pending", "accept financing")
         }),
         // ---- frozen pieces ---------------------------------------------------------------
         case("transfer of a frozen piece", 44, |w| {
-            (
-                w.transfer("t2a", w.ids.frozen, &[("t3a", 100_00)]),
-                is(E::Frozen {
-                    piece: w.ids.frozen,
-                    reason: FREEZE_REASON,
-                }),
-            )
+            w.on("t2a", w.ids.frozen, Transfer("t3a")).frozen()
         }),
         case("financing request on a frozen piece", 44, |w| {
-            (
-                w.finance("t2a", w.ids.frozen, "bank", 1000_00),
-                is(E::Frozen {
-                    piece: w.ids.frozen,
-                    reason: FREEZE_REASON,
-                }),
-            )
+            w.on("t2a", w.ids.frozen, Finance("bank")).frozen()
         }),
         case("freezing a frozen piece", 44, |w| {
-            (
-                w.sign(
-                    "auditor",
-                    TxBody::Freeze {
-                        piece: w.ids.frozen,
-                        reason: 1,
-                    },
-                ),
-                is(E::Frozen {
-                    piece: w.ids.frozen,
-                    reason: FREEZE_REASON,
-                }),
-            )
+            w.on("auditor", w.ids.frozen, Freeze).frozen()
         }),
         case("unfreezing a piece that is not frozen", 45, |w| {
-            (
-                w.sign(
-                    "auditor",
-                    TxBody::Unfreeze {
-                        piece: w.ids.a_change,
-                    },
-                ),
-                is(E::NotFrozen {
-                    piece: w.ids.a_change,
-                }),
-            )
+            let piece = w.ids.a_change;
+            w.on("auditor", piece, Unfreeze).is(E::NotFrozen { piece })
         }),
         // ---- financing requested, financed, double financing ------------------------------
         case("transfer of a piece awaiting financing", 43, |w| {
-            (
-                w.transfer("t2b", w.ids.requested, &[("t3a", 100_00)]),
-                is(E::WrongStatus {
-                    piece: w.ids.requested,
-                    status: "financing-requested",
-                    action: "transfer",
-                }),
-            )
+            w.on("t2b", w.ids.requested, Transfer("t3a"))
+                .wrong_status("financing-requested", "transfer")
         }),
         case("second financing request on a requested piece", 43, |w| {
-            (
-                w.finance("t2b", w.ids.requested, "factor", 1000_00),
-                is(E::WrongStatus {
-                    piece: w.ids.requested,
-                    status: "financing-requested",
-                    action: "request financing",
-                }),
-            )
+            w.on("t2b", w.ids.requested, Finance("factor"))
+                .wrong_status("financing-requested", "request financing")
         }),
         case("a financier not asked accepts the financing", 9, |w| {
-            (
-                w.sign(
-                    "factor",
-                    TxBody::AcceptFinancing {
-                        piece: w.ids.requested,
-                        payment_reference: "wire".into(),
-                    },
-                ),
-                is(E::Unauthorized {
-                    signer: w.addr("factor"),
-                    action: "accept this financing",
-                    reason: "only the financier asked may",
-                }),
-            )
+            w.on("factor", w.ids.requested, AcceptFinancing("wire"))
+                .unauthorized("accept this financing", "only the financier asked may")
         }),
         case("empty payment reference", 38, |w| {
-            (
-                w.sign(
-                    "bank",
-                    TxBody::AcceptFinancing {
-                        piece: w.ids.requested,
-                        payment_reference: String::new(),
-                    },
-                ),
-                is(E::BadPaymentReference { max: 64 }),
-            )
+            w.on("bank", w.ids.requested, AcceptFinancing(""))
+                .is(E::BadPaymentReference { max: 64 })
         }),
         case("payment reference of 65 bytes", 38, |w| {
-            (
-                w.sign(
-                    "bank",
-                    TxBody::AcceptFinancing {
-                        piece: w.ids.requested,
-                        payment_reference: "r".repeat(65),
-                    },
-                ),
-                is(E::BadPaymentReference { max: 64 }),
-            )
+            let body = TxBody::AcceptFinancing {
+                piece: w.ids.requested,
+                payment_reference: "r".repeat(65),
+            };
+            w.by("bank", body).is(E::BadPaymentReference { max: 64 })
         }),
         case("transfer of a financed piece", 43, |w| {
-            (
-                w.transfer("bank", w.ids.financed, &[("t2a", 100_00)]),
-                is(E::WrongStatus {
-                    piece: w.ids.financed,
-                    status: "financed",
-                    action: "transfer",
-                }),
-            )
+            w.on("bank", w.ids.financed, Transfer("t2a"))
+                .wrong_status("financed", "transfer")
         }),
         case("double financing: refinancing a financed piece", 55, |w| {
-            (
-                w.finance("bank", w.ids.financed, "factor", 1000_00),
-                is(E::AlreadyFinanced {
-                    piece: w.ids.financed,
-                }),
-            )
+            let piece = w.ids.financed;
+            w.on("bank", piece, Finance("factor"))
+                .is(E::AlreadyFinanced { piece })
         }),
         case(
             "double financing: accepting the same request again",
             43,
             |w| {
-                (
-                    w.sign(
-                        "bank",
-                        TxBody::AcceptFinancing {
-                            piece: w.ids.consumed,
-                            payment_reference: "wire-0002".into(),
-                        },
-                    ),
-                    is(E::WrongStatus {
-                        piece: w.ids.consumed,
-                        status: "consumed",
-                        action: "accept financing",
-                    }),
-                )
+                w.on("bank", w.ids.consumed, AcceptFinancing("wire-0002"))
+                    .wrong_status("consumed", "accept financing")
             },
         ),
         case("seller moves the piece it sold", 42, |w| {
-            (
-                w.transfer("t3a", w.ids.consumed, &[("t2a", 100_00)]),
-                is(E::NotHolder {
-                    piece: w.ids.consumed,
-                    signer: w.addr("t3a"),
-                }),
-            )
+            w.on("t3a", w.ids.consumed, Transfer("t2a")).not_holder()
         }),
-        case("financing rate zero", 36, |w| {
-            (
-                w.sign(
-                    "t1",
-                    TxBody::RequestFinancing {
-                        piece: w.ids.a_change,
-                        financier: w.addr("bank"),
-                        amount: Amount(1000_00),
-                        rate: AnnualRate(0),
-                    },
-                ),
-                is(E::RateOutOfRange {
-                    rate: AnnualRate(0),
-                    max: AnnualRate(500_000),
-                }),
-            )
-        }),
+        case("financing rate zero", 36, |w| bad_rate(w, 0)),
         case("financing rate above the maximum", 36, |w| {
-            (
-                w.sign(
-                    "t1",
-                    TxBody::RequestFinancing {
-                        piece: w.ids.a_change,
-                        financier: w.addr("bank"),
-                        amount: Amount(1000_00),
-                        rate: AnnualRate(500_001),
-                    },
-                ),
-                is(E::RateOutOfRange {
-                    rate: AnnualRate(500_001),
-                    max: AnnualRate(500_000),
-                }),
-            )
+            bad_rate(w, 500_001)
         }),
         // ---- matured and settled ----------------------------------------------------------
         case("transfer after maturity", 46, |w| {
-            (
-                w.transfer("t1", w.ids.root_m, &[("t2a", 100_00)]),
-                is(E::Matured {
-                    maturity: w.ids.maturity_m,
-                    today: w.today(),
-                }),
-            )
+            w.on("t1", w.ids.root_m, Transfer("t2a")).is(E::Matured {
+                maturity: w.ids.maturity_m,
+                today: w.today(),
+            })
         }),
         case("financing after maturity", 46, |w| {
-            (
-                w.finance("t1", w.ids.root_m, "bank", 1000_00),
-                is(E::Matured {
-                    maturity: w.ids.maturity_m,
-                    today: w.today(),
-                }),
-            )
+            w.on("t1", w.ids.root_m, Finance("bank")).is(E::Matured {
+                maturity: w.ids.maturity_m,
+                today: w.today(),
+            })
         }),
         case("marking overdue within the grace period", 62, |w| {
-            (
-                w.sign("t1", TxBody::MarkOverdue { root: w.ids.root_m }),
-                is(E::NotYetOverdue {
-                    from: Day(w.ids.maturity_m.0 + 3 + 1),
-                    today: w.today(),
-                }),
-            )
+            let body = TxBody::MarkOverdue { root: w.ids.root_m };
+            w.by("t1", body).is(E::NotYetOverdue {
+                from: Day(w.ids.maturity_m.0 + 3 + 1),
+                today: w.today(),
+            })
         }),
         case("settling before maturity", 61, |w| {
-            (
-                w.sign("core", TxBody::Settle { root: w.ids.root_a }),
-                is(E::NotMatured {
-                    maturity: w.ids.maturity_a,
-                    today: w.today(),
-                }),
-            )
+            let body = TxBody::Settle { root: w.ids.root_a };
+            w.by("core", body).is(E::NotMatured {
+                maturity: w.ids.maturity_a,
+                today: w.today(),
+            })
         }),
         case("settling by someone other than the obligor", 9, |w| {
-            (
-                w.sign("t1", TxBody::Settle { root: w.ids.root_m }),
-                is(E::Unauthorized {
-                    signer: w.addr("t1"),
-                    action: "settle this certificate",
-                    reason: "only its obligor may",
-                }),
-            )
+            let body = TxBody::Settle { root: w.ids.root_m };
+            w.by("t1", body)
+                .unauthorized("settle this certificate", "only its obligor may")
         }),
         case("transfer of a settled piece", 42, |w| {
-            (
-                w.transfer("t1", w.ids.root_s, &[("t2a", 100_00)]),
-                is(E::NotHolder {
-                    piece: w.ids.root_s,
-                    signer: w.addr("t1"),
-                }),
-            )
+            w.on("t1", w.ids.root_s, Transfer("t2a")).not_holder()
         }),
         case("settling twice", 60, |w| {
-            (
-                w.sign("core", TxBody::Settle { root: w.ids.root_s }),
-                is(E::WrongRootStatus {
-                    root: w.ids.root_s,
-                    status: "settled",
-                    action: "settle",
-                }),
-            )
+            let body = TxBody::Settle { root: w.ids.root_s };
+            w.by("core", body).is(settled_root(w, "settle"))
         }),
         case("freezing a settled piece", 43, |w| {
-            (
-                w.sign(
-                    "auditor",
-                    TxBody::Freeze {
-                        piece: w.ids.root_s,
-                        reason: 1,
-                    },
-                ),
-                is(E::WrongStatus {
-                    piece: w.ids.root_s,
-                    status: "settled",
-                    action: "freeze",
-                }),
-            )
+            w.on("auditor", w.ids.root_s, Freeze)
+                .wrong_status("settled", "freeze")
         }),
         case("marking a settled certificate overdue", 60, |w| {
-            (
-                w.sign("t1", TxBody::MarkOverdue { root: w.ids.root_s }),
-                is(E::WrongRootStatus {
-                    root: w.ids.root_s,
-                    status: "settled",
-                    action: "mark overdue",
-                }),
-            )
+            let body = TxBody::MarkOverdue { root: w.ids.root_s };
+            w.by("t1", body).is(settled_root(w, "mark overdue"))
         }),
         case("settling a certificate that does not exist", 41, |w| {
-            let ghost = h("ghost-root");
-            (
-                w.sign("core", TxBody::Settle { root: ghost }),
-                is(E::UnknownRoot { root: ghost }),
-            )
+            let root = h("ghost-root");
+            w.by("core", TxBody::Settle { root })
+                .is(E::UnknownRoot { root })
         }),
         // ---- credit line and documents ----------------------------------------------------
         case("issue over the credit line", 22, |w| {
-            let body = TxBody::Issue {
-                to: w.addr("t1"),
-                amount: Amount(1000_00),
-                currency: cny(),
-                maturity: Day(w.today().0 + 30),
-                document: w.ids.doc_x,
-                credit_grantor: w.addr("factor"),
-            };
-            (
-                w.sign("core", body),
-                is(E::CreditExceeded {
-                    requested: Amount(1000_00),
-                    available: Amount(500_00),
-                }),
-            )
+            let body = issue_on_line(w, "factor");
+            w.by("core", body).is(E::CreditExceeded {
+                requested: Amount(1000_00),
+                available: Amount(500_00),
+            })
         }),
         case("issue on a line nobody granted", 21, |w| {
-            let body = TxBody::Issue {
-                to: w.addr("t1"),
-                amount: Amount(1000_00),
+            let body = issue_on_line(w, "t2a");
+            w.by("core", body).is(E::NoCreditLine {
+                obligor: w.addr("core"),
+                grantor: w.addr("t2a"),
                 currency: cny(),
-                maturity: Day(w.today().0 + 30),
-                document: w.ids.doc_x,
-                credit_grantor: w.addr("t2a"),
-            };
-            (
-                w.sign("core", body),
-                is(E::NoCreditLine {
-                    obligor: w.addr("core"),
-                    grantor: w.addr("t2a"),
-                    currency: cny(),
-                }),
-            )
+            })
         }),
         case("issue over the document amount", 26, |w| {
-            let body = w.issue_body(600_00, Day(w.today().0 + 30), w.ids.doc_small);
-            (
-                w.sign("core", body),
-                is(E::DocumentExceeded {
-                    requested: Amount(600_00),
-                    remaining: Amount(500_00),
-                }),
-            )
+            let body = w.issue_in(600_00, 30, w.ids.doc_small);
+            w.by("core", body).is(E::DocumentExceeded {
+                requested: Amount(600_00),
+                remaining: Amount(500_00),
+            })
         }),
         case("issue again on a fully issued document", 26, |w| {
-            let body = w.issue_body(100_00, Day(w.today().0 + 30), w.ids.doc_a);
-            (
-                w.sign("core", body),
-                is(E::DocumentExceeded {
-                    requested: Amount(100_00),
-                    remaining: Amount(0),
-                }),
-            )
+            let body = w.issue_in(100_00, 30, w.ids.doc_a);
+            w.by("core", body).is(E::DocumentExceeded {
+                requested: Amount(100_00),
+                remaining: Amount(0),
+            })
         }),
         case("issue on a document never anchored", 24, |w| {
-            let ghost = h("ghost-doc");
-            let body = w.issue_body(100_00, Day(w.today().0 + 30), ghost);
-            (w.sign("core", body), is(E::UnknownDocument { hash: ghost }))
+            let hash = h("ghost-doc");
+            let body = w.issue_in(100_00, 30, hash);
+            w.by("core", body).is(E::UnknownDocument { hash })
         }),
         case(
             "issue to someone other than the document's seller",
             25,
             |w| {
-                let mut body = w.issue_body(100_00, Day(w.today().0 + 30), w.ids.doc_x);
+                let mut body = w.issue_in(100_00, 30, w.ids.doc_x);
                 if let TxBody::Issue { to, .. } = &mut body {
                     *to = w.addr("t2a");
                 }
-                (
-                    w.sign("core", body),
-                    is(E::DocumentMismatch {
-                        reason: "the recipient is not the document's seller",
-                    }),
-                )
+                w.by("core", body).is(E::DocumentMismatch {
+                    reason: "the recipient is not the document's seller",
+                })
             },
         ),
         case("anchoring a document twice", 23, |w| {
-            (
-                w.sign("core", w.anchor_body("doc-a", 10_000_00)),
-                is(E::DocumentExists { hash: w.ids.doc_a }),
-            )
+            let body = w.anchor_body("doc-a", 10_000_00);
+            w.by("core", body)
+                .is(E::DocumentExists { hash: w.ids.doc_a })
         }),
         case("the seller anchors a document", 9, |w| {
-            (
-                w.sign("t1", w.anchor_body("fresh-doc", 1000_00)),
-                is(E::Unauthorized {
-                    signer: w.addr("t1"),
-                    action: "anchor this document",
-                    reason: "only its buyer (the obligor) may",
-                }),
-            )
+            let body = w.anchor_body("fresh-doc", 1000_00);
+            w.by("t1", body)
+                .unauthorized("anchor this document", "only its buyer (the obligor) may")
         }),
         case("credit limit below what is in use", 20, |w| {
-            let body = TxBody::SetCreditLine {
-                obligor: w.addr("core"),
-                currency: cny(),
+            let body = w.credit_line("core", 1);
+            w.by("bank", body).is(E::LimitBelowUsed {
                 limit: Amount(1),
-            };
-            (
-                w.sign("bank", body),
-                is(E::LimitBelowUsed {
-                    limit: Amount(1),
-                    used: w.bank_line_used(),
-                }),
-            )
+                used: w.bank_line_used(),
+            })
         }),
         case("maturity today", 34, |w| {
-            let body = w.issue_body(100_00, w.today(), w.ids.doc_x);
-            (
-                w.sign("core", body),
-                is(E::MaturityNotInFuture {
-                    maturity: w.today(),
-                    today: w.today(),
-                }),
-            )
+            let today = w.today();
+            let body = w.issue_body(100_00, today, w.ids.doc_x);
+            w.by("core", body).is(E::MaturityNotInFuture {
+                maturity: today,
+                today,
+            })
         }),
         case("maturity beyond the maximum tenor", 35, |w| {
             let today = w.today();
-            let body = w.issue_body(100_00, Day(today.0 + 366), w.ids.doc_x);
-            (
-                w.sign("core", body),
-                is(E::TenorTooLong {
-                    maturity: Day(today.0 + 366),
-                    max_days: 365,
-                    latest: Day(today.0 + 365),
-                }),
-            )
+            let body = w.issue_in(100_00, 366, w.ids.doc_x);
+            w.by("core", body).is(E::TenorTooLong {
+                maturity: Day(today.0 + 366),
+                max_days: 365,
+                latest: Day(today.0 + 365),
+            })
         }),
         case("lower-case currency code", 16, |w| {
-            let mut body = w.issue_body(100_00, Day(w.today().0 + 30), w.ids.doc_x);
+            let mut body = w.issue_in(100_00, 30, w.ids.doc_x);
             if let TxBody::Issue { currency, .. } = &mut body {
                 *currency = codec::decode_stored(b"cny").expect("any 3 bytes decode");
             }
-            (w.sign("core", body), is(E::InvalidCurrency))
+            w.by("core", body).is(E::InvalidCurrency)
         }),
         // ---- roles -------------------------------------------------------------------------
         case("registering an undefined role bit", 12, |w| {
-            let body = TxBody::RegisterParticipant {
-                public_key: w.fx.key("stranger").public_key(),
-                roles: Roles(0x20),
-                legal_id_hash: h("stranger"),
-            };
-            (
-                w.sign("operator", body),
-                is(E::InvalidRoles { roles: 0x20 }),
-            )
+            let body = w.register("stranger", Roles(0x20));
+            w.by("operator", body).is(E::InvalidRoles { roles: 0x20 })
         }),
         case("registering with no role", 12, |w| {
-            let body = TxBody::RegisterParticipant {
-                public_key: w.fx.key("stranger").public_key(),
-                roles: Roles(0),
-                legal_id_hash: h("stranger"),
-            };
-            (w.sign("operator", body), is(E::InvalidRoles { roles: 0 }))
+            let body = w.register("stranger", Roles(0));
+            w.by("operator", body).is(E::InvalidRoles { roles: 0 })
         }),
         case("updating to every role bit", 12, |w| {
-            let body = TxBody::UpdateParticipant {
-                address: w.addr("t1"),
-                roles: Roles(0xff),
-                active: true,
-            };
-            (
-                w.sign("operator", body),
-                is(E::InvalidRoles { roles: 0xff }),
-            )
+            let body = w.update("t1", Roles(0xff), true);
+            w.by("operator", body).is(E::InvalidRoles { roles: 0xff })
         }),
         case("registering a key that is not a curve point", 2, |w| {
-            let mut public_key = w.fx.key("stranger").public_key();
-            public_key.0 = [0xff; 33];
-            public_key.0[0] = 0x03;
-            let body = TxBody::RegisterParticipant {
-                public_key,
-                roles: Roles::SUPPLIER,
-                legal_id_hash: h("stranger"),
-            };
-            (
-                w.sign("operator", body),
-                is(E::Signature(CryptoError::InvalidPublicKey)),
-            )
+            let mut body = w.register("stranger", Roles::SUPPLIER);
+            if let TxBody::RegisterParticipant { public_key, .. } = &mut body {
+                public_key.0 = [0xff; 33];
+                public_key.0[0] = 0x03;
+            }
+            w.by("operator", body).is(E::Signature(InvalidPublicKey))
         }),
         case("registering a participant twice", 10, |w| {
-            let body = TxBody::RegisterParticipant {
-                public_key: w.fx.key("t1").public_key(),
-                roles: Roles::SUPPLIER,
-                legal_id_hash: h("t1"),
-            };
-            (
-                w.sign("operator", body),
-                is(E::AlreadyRegistered {
-                    address: w.addr("t1"),
-                }),
-            )
+            let body = w.register("t1", Roles::SUPPLIER);
+            let address = w.addr("t1");
+            w.by("operator", body).is(E::AlreadyRegistered { address })
         }),
         case("updating a participant never registered", 11, |w| {
-            let body = TxBody::UpdateParticipant {
-                address: w.addr("stranger"),
-                roles: Roles::SUPPLIER,
-                active: true,
-            };
-            (
-                w.sign("operator", body),
-                is(E::UnknownParticipant {
-                    address: w.addr("stranger"),
-                }),
-            )
+            let body = w.update("stranger", Roles::SUPPLIER, true);
+            let address = w.addr("stranger");
+            w.by("operator", body).is(E::UnknownParticipant { address })
         }),
         case("a supplier registers a participant", 8, |w| {
-            let body = TxBody::RegisterParticipant {
-                public_key: w.fx.key("stranger").public_key(),
-                roles: Roles::SUPPLIER,
-                legal_id_hash: h("stranger"),
-            };
-            (
-                w.sign("t1", body),
-                is(E::MissingRole {
-                    signer: w.addr("t1"),
-                    role: "operator",
-                    action: "register participants",
-                }),
-            )
+            let body = w.register("stranger", Roles::SUPPLIER);
+            w.by("t1", body)
+                .missing_role("operator", "register participants")
         }),
         case("a supplier issues a certificate", 8, |w| {
-            let body = w.issue_body(100_00, Day(w.today().0 + 30), w.ids.doc_x);
-            (
-                w.sign("t1", body),
-                is(E::MissingRole {
-                    signer: w.addr("t1"),
-                    role: "obligor",
-                    action: "issue certificates",
-                }),
-            )
+            let body = w.issue_in(100_00, 30, w.ids.doc_x);
+            w.by("t1", body)
+                .missing_role("obligor", "issue certificates")
         }),
         case("a supplier grants a credit line", 8, |w| {
-            let body = TxBody::SetCreditLine {
-                obligor: w.addr("core"),
-                currency: cny(),
-                limit: Amount(1),
-            };
-            (
-                w.sign("t1", body),
-                is(E::MissingRole {
-                    signer: w.addr("t1"),
-                    role: "financier or operator",
-                    action: "grant credit lines",
-                }),
-            )
+            let body = w.credit_line("core", 1);
+            w.by("t1", body)
+                .missing_role("financier or operator", "grant credit lines")
         }),
         case("a supplier freezes a piece", 8, |w| {
-            (
-                w.sign(
-                    "t1",
-                    TxBody::Freeze {
-                        piece: w.ids.a_change,
-                        reason: 1,
-                    },
-                ),
-                is(E::MissingRole {
-                    signer: w.addr("t1"),
-                    role: "operator or auditor",
-                    action: "freeze pieces",
-                }),
-            )
+            w.on("t1", w.ids.a_change, Freeze)
+                .missing_role("operator or auditor", "freeze pieces")
         }),
         case("a supplier changes the parameters", 8, |w| {
-            (
-                w.sign(
-                    "t1",
-                    TxBody::UpdateParams {
-                        params: w.genesis.params.clone(),
-                    },
-                ),
-                is(E::MissingRole {
-                    signer: w.addr("t1"),
-                    role: "operator",
-                    action: "change parameters",
-                }),
-            )
+            let params = w.genesis.params.clone();
+            w.by("t1", TxBody::UpdateParams { params })
+                .missing_role("operator", "change parameters")
         }),
         case("a credit line for a non-obligor", 13, |w| {
-            let body = TxBody::SetCreditLine {
-                obligor: w.addr("t1"),
-                currency: cny(),
-                limit: Amount(1),
-            };
-            (
-                w.sign("bank", body),
-                is(E::CounterpartyRole {
-                    address: w.addr("t1"),
-                    role: "obligor",
-                    what: "receive a credit line",
-                }),
-            )
+            let body = w.credit_line("t1", 1);
+            w.by("bank", body).is(E::CounterpartyRole {
+                address: w.addr("t1"),
+                role: "obligor",
+                what: "receive a credit line",
+            })
         }),
         case("the operator deactivates itself", 14, |w| {
-            let body = TxBody::UpdateParticipant {
-                address: w.addr("operator"),
-                roles: Roles::OPERATOR,
-                active: false,
-            };
-            (w.sign("operator", body), is(E::SelfLockout))
+            let body = w.update("operator", Roles::OPERATOR, false);
+            w.by("operator", body).is(E::SelfLockout)
         }),
         case("parameters with a zero minimum unit", 15, |w| {
             let mut params = w.genesis.params.clone();
             params.min_unit = Amount(0);
-            (
-                w.sign("operator", TxBody::UpdateParams { params }),
-                is(E::InvalidParams {
+            w.by("operator", TxBody::UpdateParams { params })
+                .is(E::InvalidParams {
                     reason: "min_unit must be at least one minor unit",
-                }),
-            )
+                })
         }),
         // ---- validator governance ----------------------------------------------------------
         case("validator key that is not an Ed25519 point", 70, |w| {
@@ -1670,65 +1286,84 @@ pub fn cases() -> Vec<Case> {
                 .map(|b| ValidatorKey([b; 32]))
                 .find(|k| !k.is_valid())
                 .expect("some byte pattern is not a point");
-            (
-                w.sign(
-                    "operator",
-                    TxBody::ApproveValidatorChange { pub_key, power: 1 },
-                ),
-                is(E::InvalidValidatorKey { pub_key }),
-            )
+            w.validator_change("operator", pub_key, 1)
+                .is(E::InvalidValidatorKey { pub_key })
         }),
         case("validator power above the cap", 71, |w| {
             let pub_key = validator_key("validator-new");
-            (
-                w.sign(
-                    "operator",
-                    TxBody::ApproveValidatorChange {
-                        pub_key,
-                        power: 1_000_001,
-                    },
-                ),
-                is(E::ValidatorPowerTooHigh {
+            w.validator_change("operator", pub_key, 1_000_001)
+                .is(E::ValidatorPowerTooHigh {
                     power: 1_000_001,
                     max: 1_000_000,
-                }),
-            )
+                })
         }),
         case("validator change that changes nothing", 72, |w| {
             let pub_key = validator_key("validator-0");
-            (
-                w.sign(
-                    "operator",
-                    TxBody::ApproveValidatorChange { pub_key, power: 10 },
-                ),
-                is(E::NoValidatorChange {
+            w.validator_change("operator", pub_key, 10)
+                .is(E::NoValidatorChange {
                     pub_key,
                     current: 10,
-                }),
-            )
+                })
         }),
         case("removing the last validator", 73, |w| {
             let pub_key = validator_key("validator-0");
-            (
-                w.sign(
-                    "operator",
-                    TxBody::ApproveValidatorChange { pub_key, power: 0 },
-                ),
-                is(E::ValidatorSetSize { max: 100 }),
-            )
+            w.validator_change("operator", pub_key, 0)
+                .is(E::ValidatorSetSize { max: 100 })
         }),
         case("a supplier approves a validator change", 8, |w| {
             let pub_key = validator_key("validator-new");
-            (
-                w.sign("t1", TxBody::ApproveValidatorChange { pub_key, power: 1 }),
-                is(E::MissingRole {
-                    signer: w.addr("t1"),
-                    role: "operator",
-                    action: "approve validator changes",
-                }),
-            )
+            w.validator_change("t1", pub_key, 1)
+                .missing_role("operator", "approve validator changes")
         }),
     ]
+}
+
+/// An output or a financing amount of `amount` minor units, below the 1.00 minimum unit.
+fn below_minimum(amount: u64) -> TxError {
+    TxError::BelowMinimum {
+        amount: Amount(amount),
+        min_unit: Amount(100),
+    }
+}
+
+/// `outputs` minor units taken from t1's change of certificate A (6,000.00).
+fn exceeds_change(outputs: u64) -> TxError {
+    TxError::SplitExceedsPiece {
+        outputs: Amount(outputs),
+        available: Amount(6000_00),
+    }
+}
+
+/// t1 asks bank to discount 1,000.00 of its change at `rate`, outside the allowed range.
+fn bad_rate(w: &World, rate: u32) -> (Vec<u8>, Want) {
+    let body = TxBody::RequestFinancing {
+        piece: w.ids.a_change,
+        financier: w.addr("bank"),
+        amount: Amount(1000_00),
+        rate: AnnualRate(rate),
+    };
+    w.by("t1", body).is(TxError::RateOutOfRange {
+        rate: AnnualRate(rate),
+        max: AnnualRate(500_000),
+    })
+}
+
+/// `action` on the settled certificate S.
+fn settled_root(w: &World, action: &'static str) -> TxError {
+    TxError::WrongRootStatus {
+        root: w.ids.root_s,
+        status: "settled",
+        action,
+    }
+}
+
+/// core issues 1,000.00 on document X, maturing in 30 days, on `grantor`'s credit line.
+fn issue_on_line(w: &World, grantor: &str) -> TxBody {
+    let mut body = w.issue_in(1000_00, 30, w.ids.doc_x);
+    if let TxBody::Issue { credit_grantor, .. } = &mut body {
+        *credit_grantor = w.addr(grantor);
+    }
+    body
 }
 
 impl World {

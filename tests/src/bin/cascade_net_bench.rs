@@ -15,6 +15,9 @@
 //!   flight: a small window shows the latency, a large one the throughput);
 //! - for each network run, the CPU time per committed transaction of the applications,
 //!   CometBFT and the client, which says what limits the rate on this machine.
+//! - the signature ceiling: cores × k256 rate / validators, the most a network of that many
+//!   validators on this machine could commit if verifying each signature once per validator
+//!   were the only work;
 //! - the ratios between them, and the target (≥ 5,000 committed tx/s with p99
 //!   latency under 1 s).
 //!
@@ -207,6 +210,19 @@ fn main() -> ExitCode {
         "  ledger, 1 thread, execution + commit        : {:>9.0} tx/s   {:.2}× k256",
         exec.end_to_end_rate(),
         exec.end_to_end_rate() / baseline
+    );
+    // The floor no tuning can go below: every validator checks every signature once (in
+    // CheckTx, cached for the block), so on one machine the network cannot commit faster
+    // than all its cores could verify signatures for all validators, with nothing else
+    // (decoding, rules, storage, consensus, gossip, the client) costing anything.
+    let ceiling = cores as f64 * baseline / args.validators as f64;
+    let label = format!(
+        "signature ceiling, {} validators, {cores} cores",
+        args.validators
+    );
+    println!(
+        "  {label:<44}: {ceiling:>9.0} tx/s   ({cores} × k256 rate / {} validators; every other cost taken as zero)",
+        args.validators
     );
     let mut runs = vec![(format!("solo mode (blocks of ≤{})", args.block), &solo)];
     for (window, m) in &networks {

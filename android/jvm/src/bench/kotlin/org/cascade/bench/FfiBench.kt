@@ -18,6 +18,8 @@ import java.time.LocalDate
  *   function doing the JVM's share of the same work (decoding a short UTF-8 buffer into a new
  *   String). Target: under 2 µs per call. One JNA `Structure` allocation (uniffi allocates
  *   several per call) is timed too, to show where the time goes.
+ * - the most trivial call the API has, `node.height()` (a method returning a number: no
+ *   string or record to convert, only uniffi's per-call protocol).
  * - a proof-verified query, `wallet.piece(id)` on a solo wallet (async: a Rust future driven
  *   from a coroutine; the answer is checked with a Merkle proof against a verified app hash),
  *   against `wallet.view()`, a synchronous FFI call that returns a record of the same kind
@@ -61,6 +63,18 @@ fun main(args: Array<String>) {
             val wallet = chain.wallet("tier1")
             val id = issueOnePiece(chain, wallet)
             check(wallet.piece(id)?.id == id) { "the piece to query is not there" }
+
+            // A call with nothing to convert: a number back from a method. What remains is
+            // uniffi's per-call protocol (the call-status structure, and cloning the object's
+            // handle before a method call).
+            val number = measure(rounds, ffiIters) { sink = chain.node.height() }
+            println()
+            row("trivial FFI method returning a number  node.height()", number)
+            println(
+                "   target: trivial call < 2000 ns -> %s (wall %.0f ns, cpu %.0f ns)".format(
+                    if (number.wall < 2_000.0) "MET" else "MISSED", number.wall, number.cpu,
+                ),
+            )
 
             val query = measure(rounds, queryIters) { sink = wallet.piece(id) }
             val local = measure(rounds, viewIters) { sink = wallet.view() }
