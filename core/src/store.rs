@@ -65,7 +65,8 @@ db_err!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::CompactionError
 );
 
 /// Index entries as (key, value) pairs, in key order.
@@ -259,6 +260,45 @@ impl Store {
     }
 }
 
+/// What [`Store::compact_file`] did to a ledger file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compacted {
+    /// File size before, in bytes.
+    pub before: u64,
+    /// File size after, in bytes.
+    pub after: u64,
+}
+
+impl Store {
+    /// Compacts a ledger file in place: redb moves the live pages together and gives the
+    /// free space back to the file system. Every committed version, value, tree node and
+    /// index entry stays as it was (the app hash and every proof are unchanged); only the
+    /// free and half-empty pages that copy-on-write leaves behind go (see
+    /// `docs/reliability.md`, Disk).
+    ///
+    /// It needs the file to itself, so a node runs it while stopped: a file another
+    /// process (or this one) has open is refused with [`StoreError::Database`], and a
+    /// missing file too (this never creates a ledger). A crash during compaction leaves
+    /// the last committed state (redb commits compaction like any transaction).
+    pub fn compact_file(path: &Path) -> Result<Compacted, StoreError> {
+        let size = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|m| m.len())
+                .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))
+        };
+        let before = size(path)?;
+        let mut db = Database::open(path)?;
+        // `compact` returns whether it moved anything; either way the file is as small as
+        // redb can make it.
+        db.compact()?;
+        drop(db);
+        Ok(Compacted {
+            before,
+            after: size(path)?,
+        })
+    }
+}
+
 /// A block whose new tree has been computed but not yet written (see [`Store::prepare`]).
 pub struct Prepared {
     committed: Committed,
@@ -439,6 +479,76 @@ mod tests {
             .commit(0, set(&[("y", Some("2")), ("x", Some("1"))]))
             .unwrap();
         assert_eq!(ca.app_hash, cb.app_hash);
+    }
+
+    #[test]
+    fn compaction_keeps_every_version_and_shrinks_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let store = Store::open(&path).unwrap();
+        // Many versions of the same keys, then a bulky batch of index entries (24 MB, more
+        // than the file's first allocation) that the next version deletes: the file has
+        // grown, and most of it is free pages.
+        let mut last = None;
+        for v in 0..60u64 {
+            let mut c = ChangeSet::default();
+            for k in 0..50u64 {
+                let key = format!("key-{k}").into_bytes();
+                c.state.insert(key, Some(vec![(v % 251) as u8; 300]));
+                c.index
+                    .insert(format!("idx-{v}-{k}").into_bytes(), Some(vec![1; 40]));
+            }
+            for k in 0..12_000u64 {
+                let bulky = format!("tmp-{k}").into_bytes();
+                match v {
+                    40 => c.index.insert(bulky, Some(vec![2; 2_000])),
+                    41 => c.index.insert(bulky, None),
+                    _ => None,
+                };
+            }
+            last = Some(store.commit(v, c).unwrap());
+        }
+        let before = store.snapshot().unwrap();
+        let proof = before
+            .tree()
+            .get_with_ics23_proof(b"key-7".to_vec(), 30)
+            .unwrap();
+        drop(before);
+
+        // Refused while the store is open (here, in this very process).
+        assert!(matches!(
+            Store::compact_file(&path),
+            Err(StoreError::Database(_))
+        ));
+        drop(store);
+        let done = Store::compact_file(&path).unwrap();
+        assert!(done.after < done.before, "{done:?}");
+
+        let store = Store::open(&path).unwrap();
+        let snap = store.snapshot().unwrap();
+        assert_eq!(snap.committed().unwrap(), last);
+        assert_eq!(snap.get(b"key-7").unwrap(), Some(vec![59; 300]));
+        assert_eq!(
+            snap.get_at(key_hash(b"key-7"), 30).unwrap(),
+            Some(vec![30; 300])
+        );
+        assert_eq!(snap.index_get(b"idx-3-9").unwrap(), Some(vec![1; 40]));
+        let again = snap
+            .tree()
+            .get_with_ics23_proof(b"key-7".to_vec(), 30)
+            .unwrap();
+        assert_eq!(again, proof);
+    }
+
+    #[test]
+    fn compacting_a_missing_file_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nothing.redb");
+        assert!(matches!(
+            Store::compact_file(&path),
+            Err(StoreError::Database(_))
+        ));
+        assert!(!path.exists());
     }
 
     #[test]
