@@ -12,6 +12,9 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "API documentation (cargo doc, warnings are errors: broken or private links)"
+RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps --locked --quiet
+
 step "supply chain (scripts/deny.sh: licences, bans, sources)"
 scripts/deny.sh
 

@@ -2,7 +2,7 @@
 //!
 //! Every handler validates first and writes only through its [`View`] layer; the caller
 //! drops that layer on error, so a rejected transaction leaves no trace. Indexes and
-//! account counters are never touched by handlers directly: [`Exec::save_piece`] derives
+//! account counters are never touched by handlers directly: `Exec::save_piece` derives
 //! them from the piece's old and new state, which keeps them consistent by construction.
 
 use crate::codec;

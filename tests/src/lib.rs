@@ -6,7 +6,7 @@
 //! CometBFT are separate child processes that can be killed on their own), and
 //! [`workload`] signs and submits ledger transactions with client-side nonces. [`load`]
 //! keeps a lifecycle load running in the background while nodes die, [`proxy`] cuts a
-//! node's peer links (a network partition on loopback), and [`bench`] measures committed
+//! node's peer links (a network partition on loopback), and [`bench`](mod@bench) measures committed
 //! throughput and latency for the `cascade-net-bench` and `cascade-soak` commands. The
 //! tests themselves are in `tests/` (`network.rs`, `byzantine.rs`, …).
 #![forbid(unsafe_code)]
