@@ -118,6 +118,8 @@ fn double_signing_validator_is_caught_and_the_chain_stays_safe() {
         "the two votes are for different blocks"
     );
     // Every node's application reported it, with the validator and the height of the votes.
+    // (Node 0 found the block; the others may still be committing it.)
+    net.wait_height(&nodes, at, Duration::from_secs(30));
     for i in &nodes {
         let reports: Vec<_> = net
             .block_events(*i, at)
