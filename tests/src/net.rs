@@ -71,6 +71,22 @@ pub fn free_base_port() -> u16 {
     panic!("no free range of {PORTS_PER_NETWORK} ports between {PORT_FIRST} and {PORT_END}");
 }
 
+/// Validators of the standard test network.
+pub const VALIDATORS: usize = 4;
+/// Bound for a round of transactions to be committed.
+pub const COMMIT: Duration = Duration::from_secs(30);
+/// Bound for a restarted or reconnected node to catch up, or a stalled chain to resume.
+pub const RECOVER: Duration = Duration::from_secs(60);
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs the network scenarios of a test binary one at a time: each starts its own
+/// validators, and two at once would starve each other on a small machine. A failed scenario
+/// poisons the lock; the next one takes it anyway.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Polls `check` every 100 ms until it returns `Ok`, or panics after `timeout` with `what`
 /// and the last `Err` it returned (what was seen instead).
 pub fn wait_until<T>(what: &str, timeout: Duration, check: impl FnMut() -> Result<T, String>) -> T {

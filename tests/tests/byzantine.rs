@@ -9,25 +9,12 @@
 use cascade_core::tx::TxBody;
 use cascade_core::Amount;
 use cascade_tests::load::{check_acks, quantile, Load, LoadOptions};
-use cascade_tests::net::{wait_until, Network};
+use cascade_tests::net::{serial, wait_until, Network, COMMIT, RECOVER, VALIDATORS};
 use cascade_tests::proxy::Partition;
 use cascade_tests::workload::{submit, tx_hash, wait_committed, Client, Lifecycle, Submitted};
 use cascade_tests::{byzantine_garbage, BYZANTINE_PROPOSER_ENV};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-const VALIDATORS: usize = 4;
-/// Bound for a round of transactions to be committed.
-const COMMIT: Duration = Duration::from_secs(30);
-/// Bound for a restarted or reconnected node to catch up.
-const RECOVER: Duration = Duration::from_secs(60);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn node_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_cascade-test-node"))

@@ -10,25 +10,11 @@ use cascade_core::query::{Answer, Query};
 use cascade_core::tx::TxBody;
 use cascade_core::{Amount, Consortium, Event, TxReceipt};
 use cascade_node::rpc::RpcError;
-use cascade_tests::net::{wait_until, CometbftStop, Network};
+use cascade_tests::net::{serial, wait_until, CometbftStop, Network, COMMIT, RECOVER, VALIDATORS};
 use cascade_tests::workload::{submit, tx_hash, wait_committed, Client, Lifecycle, Submitted};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-const VALIDATORS: usize = 4;
-/// Bound for a round of transactions to be committed.
-const COMMIT: Duration = Duration::from_secs(30);
-/// Bound for a restarted node to catch up, or a stalled chain to resume.
-const RECOVER: Duration = Duration::from_secs(60);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Runs network scenarios one at a time (a failed one poisons the lock; that is fine).
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn node_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_cascade-test-node"))
