@@ -8,7 +8,10 @@
 
 use crate::errors::WalletError;
 use cascade_core::pricing::Quote;
-use cascade_core::types::{Financing, OfferKind as CoreOfferKind, Piece, PieceStatus, RootRecord};
+use cascade_core::types::{
+    Financing, ObligorRecord as CoreObligorRecord, OfferKind as CoreOfferKind, Piece, PieceStatus,
+    RootRecord,
+};
 use cascade_core::wallet::client::{TxStatus, VerifiedView, WalletEvent as CoreEvent};
 use cascade_core::{Address, AnnualRate, Currency, Day, Hash32, PublicKeyBytes, Roles, RootStatus};
 
@@ -317,6 +320,26 @@ pub struct Lineage {
     pub pieces: Vec<PieceInfo>,
 }
 
+/// An obligor's settlement record, proven: what a financier prices a certificate by (it
+/// carries the obligor's credit risk, not the seller's). All zeros for an obligor with no
+/// certificate accepted yet.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ObligorRecord {
+    /// Certificates it issued that their first holder accepted.
+    pub certificates: u32,
+    /// Settled by maturity plus the grace period.
+    pub settled_on_time: u32,
+    /// Settled after maturity plus grace (or after being marked overdue).
+    pub settled_late: u32,
+    /// Marked overdue and still unpaid.
+    pub overdue_now: u32,
+    /// Face value settled on time, minor units. The ledger keeps one total over every
+    /// currency the obligor issued in.
+    pub face_on_time: u64,
+    /// Face value settled late, minor units (one total over every currency, as above).
+    pub face_late: u64,
+}
+
 /// What financing part of a piece would pay today.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct FinancingQuote {
@@ -534,6 +557,18 @@ pub(crate) fn lineage(id: &Hash32, root: &RootRecord, pieces: &[(Hash32, Piece)]
             .iter()
             .map(|(pid, p)| piece_info(pid, p, root))
             .collect(),
+    }
+}
+
+/// An obligor's record for the app.
+pub(crate) fn obligor_record(r: &CoreObligorRecord) -> ObligorRecord {
+    ObligorRecord {
+        certificates: r.certificates,
+        settled_on_time: r.settled_on_time,
+        settled_late: r.settled_late,
+        overdue_now: r.overdue_now,
+        face_on_time: r.face_on_time.0,
+        face_late: r.face_late.0,
     }
 }
 

@@ -12,8 +12,8 @@ use crate::node::SoloNode;
 use crate::transport::{ForeignHttp, HttpClient};
 use crate::types::{
     self, parse_address, parse_currency, parse_day, parse_hex, parse_id, parse_public_key,
-    parse_rate, parse_roles, parse_text, FinancingQuote, Lineage, PieceInfo, Role, TransferOutput,
-    TrustAnchor, TxState, WalletEvent, WalletView,
+    parse_rate, parse_roles, parse_text, FinancingQuote, Lineage, ObligorRecord, PieceInfo, Role,
+    TransferOutput, TrustAnchor, TxState, WalletEvent, WalletView,
 };
 use cascade_core::crypto::sha256;
 use cascade_core::pricing::DayCount;
@@ -412,6 +412,16 @@ impl Wallet {
             Ok(types::lineage(&id, &record, &pieces))
         })
         .await
+    }
+
+    /// An obligor's settlement record, proven against a verified header: certificates
+    /// accepted, settled on time or late, overdue now. A financier prices a piece by its
+    /// obligor's record, so a node cannot hide an overdue certificate or inflate the on-time
+    /// count (a `Verification` error). All zeros for an obligor with no record.
+    pub async fn obligor_record(&self, obligor: String) -> Result<ObligorRecord, WalletError> {
+        let address = parse_address("obligor", &obligor)?;
+        self.blocking(move |w| Ok(types::obligor_record(&w.obligor_record(&address)?)))
+            .await
     }
 
     /// Broadcasts a tracked pending transaction again (the same bytes: idempotent).

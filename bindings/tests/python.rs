@@ -13,7 +13,9 @@ use std::process::Command;
 /// `uniffi-bindgen`, built by cargo for this test (the `cli` feature is on by default).
 const BINDGEN: &str = env!("CARGO_BIN_EXE_uniffi-bindgen");
 
-/// The cdylib cargo built next to the binaries (`target/<profile>/`).
+/// The cdylib cargo built for this test run. `cargo test` writes it to `target/<profile>/deps/`
+/// and only `cargo build` copies it up to `target/<profile>/`, so the copy there can be a
+/// stale one from an earlier build: the newer of the two is the one just built.
 fn cdylib() -> PathBuf {
     let dir = Path::new(BINDGEN)
         .parent()
@@ -26,8 +28,9 @@ fn cdylib() -> PathBuf {
     let candidates = [dir.join(&name), dir.join("deps").join(&name)];
     candidates
         .iter()
-        .find(|p| p.is_file())
-        .cloned()
+        .filter_map(|p| Some((std::fs::metadata(p).ok()?.modified().ok()?, p)))
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, p)| p.clone())
         .unwrap_or_else(|| panic!("the cdylib {name} was not built; looked at {candidates:?}"))
 }
 
@@ -130,6 +133,8 @@ fn kotlin_and_swift_bindings_generate_with_the_app_facing_types() {
             "class Refused(",
             "sealed class PieceState",
             "data class PieceInfo (",
+            "data class ObligorRecord (",
+            "suspend fun `obligorRecord`(",
             "override fun toString(): String",
             "fun `generateKey`()",
         ],

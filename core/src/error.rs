@@ -503,8 +503,13 @@ pub enum LedgerError {
         /// Height given.
         got: u64,
     },
-    /// Block time went backwards or before 1970.
-    #[error("block time {time} is before the previous block's day or before 1970")]
+    /// The block's day is earlier than the previous block's (an earlier second of the same
+    /// day is fine: the ledger keeps days, not seconds), before 1970, or past the ledger's
+    /// last day (`Day` counts days in a `u32`).
+    #[error(
+        "block time {time} is on a day before the previous block's, before 1970 or past the \
+         ledger's last day"
+    )]
     BadBlockTime {
         /// Unix seconds given.
         time: i64,

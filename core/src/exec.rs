@@ -361,6 +361,14 @@ impl<'v, 'a> Exec<'v, 'a> {
         Ok(id)
     }
 
+    /// The first day a certificate maturing on `maturity` is overdue: the day after its
+    /// grace period. `None` if that day is past the calendar's end.
+    fn overdue_from(&self, maturity: Day) -> Option<Day> {
+        maturity
+            .checked_add_days(self.env.params.overdue_grace_days)?
+            .checked_add_days(1)
+    }
+
     fn offer_expiry(&self) -> Result<Day, TxError> {
         self.env
             .today
@@ -916,6 +924,20 @@ impl<'v, 'a> Exec<'v, 'a> {
                     grantor: *grantor,
                     currency: *currency,
                 })?;
+        // The line is the grantor's promise; once the grantor is deactivated or no longer a
+        // financier or operator, nothing new may be issued against it (what it already backs
+        // stays, and settlement still releases it).
+        let backer = self.participant(grantor)?;
+        if !backer.active {
+            return Err(TxError::Inactive { address: *grantor });
+        }
+        if backer.roles.0 & (Roles::FINANCIER.0 | Roles::OPERATOR.0) == 0 {
+            return Err(TxError::CounterpartyRole {
+                address: *grantor,
+                role: "financier or operator",
+                what: "back a certificate with a credit line",
+            });
+        }
         let available = line.limit.checked_sub(line.used).unwrap_or(Amount::ZERO);
         if amount > available {
             return Err(TxError::CreditExceeded {
@@ -1002,6 +1024,16 @@ impl<'v, 'a> Exec<'v, 'a> {
                 action: "accept",
             });
         }
+        // Roles are checked when the offer is made *and* when it is taken: a supplier whose
+        // role the operator removed in between may still reject, not accept.
+        let part = self.participant(&signer)?;
+        self.require_role(
+            &signer,
+            &part,
+            Roles::SUPPLIER,
+            "supplier",
+            "accept an offer",
+        )?;
         if kind == OfferKind::Issue {
             let mut root = self.root(&old.root)?;
             root.status = RootStatus::Live;
@@ -1441,6 +1473,15 @@ impl<'v, 'a> Exec<'v, 'a> {
                 reason: "only the financier asked may",
             });
         }
+        // As for transfers: the financier role is checked again when the request is taken.
+        let part = self.participant(&signer)?;
+        self.require_role(
+            &signer,
+            &part,
+            Roles::FINANCIER,
+            "financier",
+            "accept financing",
+        )?;
         ensure_not_frozen(id, &old)?;
         if self.env.today >= expires {
             return Err(TxError::WrongStatus {
@@ -1525,12 +1566,12 @@ impl<'v, 'a> Exec<'v, 'a> {
                 today,
             });
         }
-        let grace_end = root
-            .terms
-            .maturity
-            .checked_add_days(self.env.params.overdue_grace_days)
-            .ok_or(TxError::Overflow)?;
-        let late = root.overdue || today > grace_end;
+        // Paying is never refused over the on-time flag: a grace period that runs past the
+        // calendar's end only means the payment cannot be late.
+        let late = root.overdue
+            || self
+                .overdue_from(root.terms.maturity)
+                .is_some_and(|from| today >= from);
 
         let mut entries = Vec::new();
         for (k, _) in self.view.index_scan(&keys::lineage_of(root_id), None)? {
@@ -1615,14 +1656,12 @@ impl<'v, 'a> Exec<'v, 'a> {
                 action: "mark overdue",
             });
         }
-        let grace_end = root
-            .terms
-            .maturity
-            .checked_add_days(self.env.params.overdue_grace_days)
+        let from = self
+            .overdue_from(root.terms.maturity)
             .ok_or(TxError::Overflow)?;
-        if self.env.today <= grace_end {
+        if self.env.today < from {
             return Err(TxError::NotYetOverdue {
-                from: Day(grace_end.0 + 1),
+                from,
                 today: self.env.today,
             });
         }

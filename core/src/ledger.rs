@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::exec::{BlockEnv, Exec, HistoryEntry};
 use crate::keys;
 use crate::money::Currency;
-use crate::overlay::{Layer, View};
+use crate::overlay::{Layer, ReadCache, View};
 use crate::store::{Committed, Prepared, Snapshot, Store, StoreError};
 use crate::tx::{DecodedTx, VerifiedTx};
 use crate::types::*;
@@ -63,6 +63,9 @@ struct OpenBlock {
 pub struct Ledger {
     store: Store,
     snapshot: Snapshot,
+    /// Values read from `snapshot`, shared by the open block and the mempool state; replaced
+    /// together with the snapshot.
+    reads: ReadCache,
     committed: Option<Committed>,
     chain_id: Option<String>,
     params: Params,
@@ -100,6 +103,7 @@ impl Ledger {
         let mut ledger = Ledger {
             store,
             snapshot,
+            reads: ReadCache::default(),
             committed,
             chain_id: None,
             params: Params::default(),
@@ -153,7 +157,7 @@ impl Ledger {
         }
         genesis.params.validate().map_err(invalid)?;
         let day = Day::from_unix_seconds(genesis.genesis_time)
-            .ok_or_else(|| invalid("genesis time is before 1970"))?;
+            .ok_or_else(|| invalid("genesis time is before 1970 or past the ledger's last day"))?;
         if !genesis
             .participants
             .iter()
@@ -163,7 +167,7 @@ impl Ledger {
         }
         let mut layer = Layer::default();
         {
-            let mut view = View::new(&self.snapshot, &layer);
+            let mut view = View::new(&self.snapshot, &self.reads, &layer);
             view.put(keys::CHAIN.to_vec(), &genesis.chain_id);
             view.put(keys::PARAMS.to_vec(), &genesis.params);
             view.put(keys::BLOCK.to_vec(), &BlockMeta { height: 0, day });
@@ -219,6 +223,7 @@ impl Ledger {
 
     fn after_commit(&mut self, committed: Committed) -> Result<(), LedgerError> {
         self.snapshot = self.store.snapshot()?;
+        self.reads = ReadCache::default();
         self.committed = Some(committed);
         self.mempool = None;
         self.reload_meta()
@@ -257,7 +262,7 @@ impl Ledger {
             txs: 0,
         };
         let events = {
-            let mut view = View::new(&self.snapshot, &block.layer);
+            let mut view = View::new(&self.snapshot, &self.reads, &block.layer);
             view.put(keys::BLOCK.to_vec(), &BlockMeta { height, day: today });
             let mut exec = Exec::for_block(&mut view, &block.env, &mut block.seq);
             exec.expire_offers().map_err(|e| match e {
@@ -350,7 +355,7 @@ impl Ledger {
             seq: 0,
             txs: 0,
         });
-        run_tx(&self.snapshot, mempool, tx).map(|_| ())
+        run_tx(&self.snapshot, &self.reads, mempool, tx).map(|_| ())
     }
 
     /// Applies an already verified transaction (a node verifies once and caches the result).
@@ -373,7 +378,7 @@ impl Ledger {
                 "no open block: call begin_block first".into(),
             )))?;
         let index = block.txs;
-        let result = run_tx(&self.snapshot, block, tx);
+        let result = run_tx(&self.snapshot, &self.reads, block, tx);
         let receipt_key = keys::receipt(&tx.hash());
         match result {
             Ok(events) => {
@@ -665,6 +670,7 @@ fn record_failure(
 /// Runs one transaction in `block`: its writes are merged on success and dropped on error.
 fn run_tx(
     snapshot: &Snapshot,
+    reads: &ReadCache,
     block: &mut OpenBlock,
     tx: &VerifiedTx,
 ) -> Result<Vec<Event>, TxError> {
@@ -678,7 +684,7 @@ fn run_tx(
             limit,
         }));
     }
-    let mut view = View::new(snapshot, &block.layer);
+    let mut view = View::new(snapshot, reads, &block.layer);
     let mut seq = block.seq;
     let events = {
         let mut exec = Exec::for_tx(&mut view, &block.env, tx, &mut seq);

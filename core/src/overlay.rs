@@ -8,7 +8,64 @@
 use crate::codec;
 use crate::store::{ChangeSet, IndexEntries, Snapshot, StoreError};
 use borsh::{BorshDeserialize, BorshSerialize};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+
+/// Most committed values a [`ReadCache`] holds.
+pub const READ_CACHE_ENTRIES: usize = 16_384;
+
+/// Committed state values already read from one snapshot.
+///
+/// Many transactions of a block read the same few records (every transfer reads its
+/// signer's and its recipients' participant records), and a redb lookup costs a tree
+/// descent and a copy. The snapshot is immutable, so a remembered value can never be stale;
+/// the ledger starts an empty cache with every new snapshot. At most
+/// [`READ_CACHE_ENTRIES`] values are kept (later misses go to redb uncached), so a burst of
+/// CheckTx calls reading distinct keys cannot grow memory without bound.
+#[derive(Debug)]
+pub struct ReadCache {
+    entries: RefCell<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+    limit: usize,
+}
+
+impl Default for ReadCache {
+    fn default() -> ReadCache {
+        ReadCache::with_limit(READ_CACHE_ENTRIES)
+    }
+}
+
+impl ReadCache {
+    /// An empty cache that holds at most `limit` values.
+    pub fn with_limit(limit: usize) -> ReadCache {
+        ReadCache {
+            entries: RefCell::new(BTreeMap::new()),
+            limit,
+        }
+    }
+
+    /// The value of `key` in `snapshot` (which must be the snapshot this cache belongs to).
+    pub fn get(&self, snapshot: &Snapshot, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.entries.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        let value = snapshot.get(key)?;
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() < self.limit {
+            entries.insert(key.to_vec(), value.clone());
+        }
+        Ok(value)
+    }
+
+    /// Values held.
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    /// Whether no value is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Pending writes, authenticated and index.
 #[derive(Debug, Default, Clone)]
@@ -36,15 +93,17 @@ impl Layer {
 /// Read-write access for one transaction (or one begin-block step).
 pub struct View<'a> {
     pub(crate) snapshot: &'a Snapshot,
+    pub(crate) reads: &'a ReadCache,
     pub(crate) block: &'a Layer,
     pub(crate) tx: Layer,
 }
 
 impl<'a> View<'a> {
     /// A fresh transaction layer.
-    pub fn new(snapshot: &'a Snapshot, block: &'a Layer) -> View<'a> {
+    pub fn new(snapshot: &'a Snapshot, reads: &'a ReadCache, block: &'a Layer) -> View<'a> {
         View {
             snapshot,
+            reads,
             block,
             tx: Layer::default(),
         }
@@ -58,7 +117,7 @@ impl<'a> View<'a> {
         if let Some(v) = self.block.state.get(key) {
             return Ok(v.clone());
         }
-        self.snapshot.get(key)
+        self.reads.get(self.snapshot, key)
     }
 
     /// Typed state read.
@@ -136,5 +195,32 @@ impl<'a> View<'a> {
     /// The writes of this transaction.
     pub fn into_layer(self) -> Layer {
         self.tx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn read_cache_answers_like_the_snapshot_and_stays_within_its_limit() {
+        let store = Store::in_memory().unwrap();
+        let mut changes = ChangeSet::default();
+        for k in 0..6u8 {
+            changes.state.insert(vec![b'k', k], Some(vec![k; 3]));
+        }
+        store.commit(1, changes).unwrap();
+        let snapshot = store.snapshot().unwrap();
+        let cache = ReadCache::with_limit(4);
+        // Twice over six present keys and one absent key: every answer is the snapshot's,
+        // whether it came from the cache or (past the limit) from redb.
+        for _ in 0..2 {
+            for k in 0..6u8 {
+                assert_eq!(cache.get(&snapshot, &[b'k', k]).unwrap(), Some(vec![k; 3]));
+            }
+            assert_eq!(cache.get(&snapshot, b"absent").unwrap(), None);
+        }
+        assert_eq!(cache.len(), 4);
     }
 }

@@ -50,6 +50,10 @@ pub enum Query {
     Receipt(Hash32),
     /// A piece's audit history (node index, unproven).
     History(Hash32),
+    /// An obligor's settlement record (proven): certificates accepted, settled on time or
+    /// late, overdue now. Financiers price a certificate by its obligor's record. Last, so
+    /// the borsh indexes of the variants above stay as they were.
+    ObligorRecord(Address),
 }
 
 /// A node's answer to a [`Query`].
@@ -105,6 +109,7 @@ impl Query {
             Query::Consortium => return "/consortium".into(),
             Query::Receipt(h) => ("receipt", h.to_hex()),
             Query::History(h) => ("history", h.to_hex()),
+            Query::ObligorRecord(a) => ("obligor", a.to_hex()),
         };
         format!("/{kind}/{arg}")
     }
@@ -145,6 +150,7 @@ impl Query {
             "consortium" if arg.is_empty() => Query::Consortium,
             "receipt" => Query::Receipt(hash()?),
             "history" => Query::History(hash()?),
+            "obligor" => Query::ObligorRecord(address()?),
             _ => {
                 return Err(QueryError::UnknownPath {
                     path: path.to_string(),
@@ -174,6 +180,7 @@ impl Ledger {
             Query::Consortium => state(keys::CONSORTIUM.to_vec()),
             Query::Receipt(h) => self.receipt(h).map(Answer::Receipt),
             Query::History(id) => self.history(id).map(Answer::History),
+            Query::ObligorRecord(a) => state(keys::obligor(a)),
         }
     }
 }
@@ -201,9 +208,63 @@ mod tests {
             Query::Consortium,
             Query::Receipt(h),
             Query::History(h),
+            Query::ObligorRecord(a),
         ] {
             assert_eq!(Query::parse(&q.path()), Ok(q));
         }
+        assert_eq!(
+            Query::ObligorRecord(a).path(),
+            format!("/obligor/{}", "09".repeat(20))
+        );
+    }
+
+    /// The wire form of existing queries must not move when a kind is added: nodes and
+    /// wallets of different versions exchange borsh-encoded queries and answers.
+    #[test]
+    fn borsh_variant_indexes_are_stable() {
+        let index = |q: &Query| borsh::to_vec(q).expect("encode")[0];
+        assert_eq!(index(&Query::Piece(Hash32([0; 32]))), 0);
+        assert_eq!(index(&Query::History(Hash32([0; 32]))), 13);
+        assert_eq!(index(&Query::ObligorRecord(Address([0; 20]))), 14);
+    }
+
+    /// The answer to an obligor query is the proven record: it verifies against the committed
+    /// app hash for `keys::obligor` only, and an obligor with no record is proven absent.
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn obligor_record_answer_is_the_proven_record() {
+        use crate::proof::ProofError;
+        use crate::testkit::Fixture;
+        use crate::tx::TxBody;
+        use crate::types::ObligorRecord;
+
+        let mut fx = Fixture::standard();
+        let root = fx.issue_accepted("t1", 1_000_00, 10);
+        fx.advance_days(10);
+        fx.ok("core", TxBody::Settle { root });
+        let (core, t1) = (fx.addr("core"), fx.addr("t1"));
+        let app_hash = fx.ledger.committed().expect("committed").app_hash;
+        let Ok(Answer::State(proof)) = fx.ledger.answer(&Query::ObligorRecord(core)) else {
+            panic!("an obligor query is answered with a state proof");
+        };
+        let record: Option<ObligorRecord> = proof
+            .verify_typed(&app_hash, &keys::obligor(&core))
+            .expect("the proof verifies");
+        let expected = fx.ledger.obligor_record(&core).expect("read");
+        assert_eq!(record.as_ref(), Some(&expected));
+        assert_eq!(
+            (expected.certificates, expected.settled_on_time),
+            (1, 1),
+            "{expected:?}"
+        );
+        assert_eq!(
+            proof.verify(&app_hash, &keys::obligor(&t1)),
+            Err(ProofError::WrongKey)
+        );
+        let Ok(Answer::State(absent)) = fx.ledger.answer(&Query::ObligorRecord(t1)) else {
+            panic!("an obligor query is answered with a state proof");
+        };
+        assert_eq!(absent.verify(&app_hash, &keys::obligor(&t1)), Ok(None));
     }
 
     #[test]
@@ -218,6 +279,10 @@ mod tests {
         ));
         assert!(matches!(
             Query::parse("/holdings/00"),
+            Err(QueryError::BadArgument { .. })
+        ));
+        assert!(matches!(
+            Query::parse(&format!("/obligor/{}", "ab".repeat(32))),
             Err(QueryError::BadArgument { .. })
         ));
         assert!(matches!(

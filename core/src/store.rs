@@ -33,6 +33,17 @@ const PREIMAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("preimages
 const META_HEIGHT: &str = "height";
 const META_APP_HASH: &str = "app_hash";
 
+/// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
+/// node's `ledger_cache_mib`; `cascade-bench` replays on disk with it too).
+///
+/// redb's own default is 1 GiB, and its cache keeps every page read or written until it is
+/// full, so a validator's memory grew with its ledger file: in a 6-minute soak at 150 tx/s
+/// each application went from 24 to 222 MiB with a 257 MiB file (`docs/reliability.md`,
+/// Memory). 64 MiB holds the upper levels of the state tree and the indexes a block touches;
+/// the soak held its rate with it, and the application's memory levels off near 64 MiB
+/// above its base.
+pub const NODE_CACHE_MIB: u64 = 64;
+
 /// A storage failure. The operation that hit it had no effect.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

@@ -146,6 +146,12 @@ impl Default for Params {
     }
 }
 
+/// Longest period, in days, a day-count parameter may name (100 years). Dates are added to
+/// these periods in every offer, issue and settlement; a bound keeps every such date far
+/// inside the calendar, so an operator's typo cannot make the ledger refuse every offer or
+/// a settlement for arithmetic overflow.
+pub const MAX_PARAM_DAYS: u32 = 36_525;
+
 impl Params {
     /// Checks that the parameters make sense together; returns what is wrong.
     pub fn validate(&self) -> Result<(), &'static str> {
@@ -157,6 +163,14 @@ impl Params {
         }
         if self.max_tenor_days == 0 || self.offer_expiry_days == 0 {
             return Err("max_tenor_days and offer_expiry_days must be ≥ 1");
+        }
+        if self.max_tenor_days > MAX_PARAM_DAYS
+            || self.offer_expiry_days > MAX_PARAM_DAYS
+            || self.overdue_grace_days > MAX_PARAM_DAYS
+        {
+            return Err(
+                "max_tenor_days, offer_expiry_days and overdue_grace_days must be at most 36,525 (100 years)",
+            );
         }
         if self.max_annual_rate.0 == 0 || self.max_tx_bytes < 256 {
             return Err("max_annual_rate must be positive and max_tx_bytes ≥ 256");

@@ -2245,3 +2245,171 @@ fn document_only_the_buyer_anchors() {
     fx.ok("core", anchor_body(&fx, "squat"));
     assert!(fx.ledger.document(&h("squat")).unwrap().is_some());
 }
+
+// ================================================================================================
+// Roles are checked again when an offer is taken
+// ================================================================================================
+
+fn set_roles(fx: &mut Fixture, name: &str, roles: Roles, active: bool) {
+    let address = fx.addr(name);
+    fx.ok(
+        "operator",
+        TxBody::UpdateParticipant {
+            address,
+            roles,
+            active,
+        },
+    );
+}
+
+#[test]
+fn roles_a_supplier_whose_role_was_removed_may_reject_but_not_accept() {
+    let mut fx = Fixture::standard();
+    let t1 = fx.addr("t1");
+    let pending = fx.issue("t1", 500 * YUAN, 30);
+    set_roles(&mut fx, "t1", Roles::AUDITOR, true);
+    let e = fx.err("t1", TxBody::Accept { piece: pending });
+    assert_eq!(
+        e,
+        TxError::MissingRole {
+            signer: t1,
+            role: "supplier",
+            action: "accept an offer",
+        }
+    );
+    assert!(matches!(
+        piece(&fx, &pending).status,
+        PieceStatus::Pending { .. }
+    ));
+    fx.ok("t1", TxBody::Reject { piece: pending });
+
+    // With the role back, the same kind of offer is accepted.
+    set_roles(&mut fx, "t1", Roles::SUPPLIER, true);
+    let again = fx.issue("t1", 500 * YUAN, 30);
+    fx.ok("t1", TxBody::Accept { piece: again });
+    assert_eq!(piece(&fx, &again).status, PieceStatus::Active);
+}
+
+#[test]
+fn roles_a_bank_that_is_no_longer_a_financier_cannot_take_a_financing_request() {
+    let mut fx = Fixture::standard();
+    let bank = fx.addr("bank");
+    let root_id = fx.issue_accepted("t1", 1_000 * YUAN, 30);
+    let (locked, _) = request(&mut fx, "t1", root_id, "bank", 1_000 * YUAN);
+    set_roles(&mut fx, "bank", Roles::AUDITOR, true);
+    let before = observe(&fx, &root_id);
+    let e = fx.err(
+        "bank",
+        TxBody::AcceptFinancing {
+            piece: locked,
+            payment_reference: "PAY-1".into(),
+        },
+    );
+    assert_eq!(
+        e,
+        TxError::MissingRole {
+            signer: bank,
+            role: "financier",
+            action: "accept financing",
+        }
+    );
+    assert_eq!(observe(&fx, &root_id), before);
+
+    set_roles(&mut fx, "bank", Roles::FINANCIER, true);
+    let financed = finance(&mut fx, "bank", locked);
+    assert_eq!(piece(&fx, &financed).holder, bank);
+}
+
+#[test]
+fn credit_a_line_whose_grantor_left_backs_nothing_new() {
+    let mut fx = Fixture::standard();
+    let bank = fx.addr("bank");
+    let doc = fx.anchor("t1", 1_000 * YUAN);
+    let body = issue_body(&fx, "t1", 1_000 * YUAN, in_days(&fx, 30), doc);
+    let line = bank_line(&fx);
+
+    set_roles(&mut fx, "bank", Roles::FINANCIER, false);
+    let e = fx.err("core", body.clone());
+    assert_eq!(e, TxError::Inactive { address: bank });
+
+    set_roles(&mut fx, "bank", Roles::AUDITOR, true);
+    let e = fx.err("core", body.clone());
+    assert_eq!(
+        e,
+        TxError::CounterpartyRole {
+            address: bank,
+            role: "financier or operator",
+            what: "back a certificate with a credit line",
+        }
+    );
+    assert_eq!(bank_line(&fx), line, "a refused issue uses no credit");
+
+    set_roles(&mut fx, "bank", Roles::FINANCIER, true);
+    fx.ok("core", body);
+    assert_eq!(bank_line(&fx).used, Amount(line.used.0 + 1_000 * YUAN));
+}
+
+// ================================================================================================
+// Day-count parameters are bounded
+// ================================================================================================
+
+#[test]
+fn params_day_periods_are_at_most_a_hundred_years() {
+    let mut fx = Fixture::standard();
+    let base = fx.ledger.params().clone();
+    let too_long = MAX_PARAM_DAYS + 1;
+    for params in [
+        Params {
+            overdue_grace_days: too_long,
+            ..base.clone()
+        },
+        Params {
+            offer_expiry_days: too_long,
+            ..base.clone()
+        },
+        Params {
+            max_tenor_days: too_long,
+            ..base.clone()
+        },
+        Params {
+            overdue_grace_days: u32::MAX,
+            ..base.clone()
+        },
+    ] {
+        let e = fx.err("operator", TxBody::UpdateParams { params });
+        assert!(
+            matches!(e, TxError::InvalidParams { reason } if reason.contains("36,525")),
+            "{e:?}"
+        );
+    }
+    assert_eq!(fx.ledger.params(), &base);
+
+    // At the bound, certificates still settle, and overdue starts the day after the grace.
+    let root_id = fx.issue_accepted("t1", 1_000 * YUAN, 30);
+    fx.ok(
+        "operator",
+        TxBody::UpdateParams {
+            params: Params {
+                overdue_grace_days: MAX_PARAM_DAYS,
+                ..base
+            },
+        },
+    );
+    fx.advance_days(30);
+    let maturity = root(&fx, &root_id).terms.maturity;
+    let today = fx.today();
+    let e = fx.err("t1", TxBody::MarkOverdue { root: root_id });
+    assert_eq!(
+        e,
+        TxError::NotYetOverdue {
+            from: Day(maturity.0 + MAX_PARAM_DAYS + 1),
+            today,
+        }
+    );
+    let r = fx.ok("core", TxBody::Settle { root: root_id });
+    assert!(
+        matches!(&r.events[0], Event::Settled { late: false, .. }),
+        "{:?}",
+        r.events
+    );
+}

@@ -1,6 +1,7 @@
 //! The wallet against an in-process solo node: a three-tier lifecycle through wallets only,
 //! local prechecks with the ledger's typed errors, idempotent submission and tracking, the
-//! offline cache, and nodes that lie about account lists.
+//! offline cache, nodes that lie about account lists, and a financier's proven view of an
+//! obligor's settlement record.
 #![cfg(all(feature = "app", feature = "testkit", feature = "wallet"))]
 
 use cascade_core::codec;
@@ -61,8 +62,11 @@ fn down() -> TransportError {
 const HONEST: u8 = 0;
 const DROP_ONE: u8 = 1;
 const ALTER_ONE: u8 = 2;
+/// Obligor records only: answer with another obligor's (genuine) proof.
+const OTHER_KEY: u8 = 3;
 
-/// Wraps a transport and, when told to, lies about holdings lists.
+/// Wraps a transport and, when told to, lies about holdings lists and obligor records
+/// (`DROP_ONE` hides a piece or the record, `ALTER_ONE` changes a value's last byte).
 struct Lying {
     inner: Arc<dyn Transport>,
     mode: Arc<AtomicU8>,
@@ -81,6 +85,9 @@ impl Transport for Lying {
     fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
         let mut r = self.inner.query(path)?;
         let mode = self.mode.load(Ordering::SeqCst);
+        if mode != HONEST && path.starts_with("/obligor/") {
+            return self.lie_about_obligor(path, r, mode);
+        }
         if mode == HONEST || !path.starts_with("/holdings/") {
             return Ok(r);
         }
@@ -101,6 +108,34 @@ impl Transport for Lying {
     }
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
         self.inner.broadcast(tx)
+    }
+}
+
+impl Lying {
+    fn lie_about_obligor(
+        &self,
+        path: &str,
+        mut r: QueryResult,
+        mode: u8,
+    ) -> Result<QueryResult, TransportError> {
+        if mode == OTHER_KEY {
+            let other = Query::ObligorRecord(Address([0xee; 20])).path();
+            assert_ne!(other, path, "the substitute must be another obligor");
+            return self.inner.query(&other);
+        }
+        let mut answer: Answer = codec::decode_stored(&r.value).expect("answer decodes");
+        let Answer::State(proof) = &mut answer else {
+            panic!("an obligor answer is a state proof")
+        };
+        if mode == DROP_ONE {
+            assert!(proof.value.take().is_some(), "no record to hide");
+        } else {
+            let v = proof.value.as_mut().expect("record present");
+            let last = v.len() - 1;
+            v[last] ^= 1;
+        }
+        r.value = codec::encode(&answer);
+        Ok(r)
     }
 }
 
@@ -997,4 +1032,114 @@ fn held_pieces_warn_inside_the_maturity_window_and_not_before_or_after() {
     net.advance_days(1);
     let ev = refresh(&mut t1);
     assert!(maturity_warnings(&ev).is_empty(), "past maturity: {ev:?}");
+}
+
+// ---- obligor record -----------------------------------------------------------------------
+
+fn record(w: &mut Wallet, obligor: &Address) -> ObligorRecord {
+    w.obligor_record(obligor)
+        .unwrap_or_else(|e| panic!("{w:?} obligor record: {e}"))
+}
+
+/// A financier prices a certificate by its obligor's record; the wallet shows the ledger's
+/// record, proven, as certificates are accepted, settled on time, marked overdue and paid
+/// late, and refuses a node that hides the record, alters it or answers about someone else.
+#[test]
+fn a_financier_sees_the_obligors_proven_settlement_record() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let mut t1 = net.wallet("t1");
+    let core_a = net.addr("core");
+    // A second financier wallet over a node that lies when told to (honest for now).
+    let mode = Arc::new(AtomicU8::new(HONEST));
+    let lying = Arc::new(Lying {
+        inner: net.live.clone(),
+        mode: mode.clone(),
+    });
+    let mut fooled = net.wallet_over("bank", lying);
+
+    // No certificate yet: the record is proven absent and shown as all zeros.
+    assert_eq!(record(&mut bank, &core_a), ObligorRecord::default());
+    assert_eq!(record(&mut fooled, &core_a), ObligorRecord::default());
+
+    let on_time = issue(&mut net, &mut bank, &mut core, "t1", 300_000_00, 10);
+    let late = issue(&mut net, &mut bank, &mut core, "t1", 200_000_00, 10);
+    // Issued but not yet accepted: not counted.
+    assert_eq!(record(&mut bank, &core_a).certificates, 0);
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::Accept { piece: on_time });
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::Accept { piece: late });
+    let accepted = ObligorRecord {
+        certificates: 2,
+        ..ObligorRecord::default()
+    };
+    assert_eq!(record(&mut bank, &core_a), accepted);
+
+    // At maturity the first is paid on time; four days later (grace is three) the second is
+    // still unpaid and a supplier marks it overdue. (Each wallet checks in between jumps,
+    // as a phone would, so its light-client trust stays within the trusting period.)
+    net.advance_days(10);
+    refresh(&mut core);
+    run(&mut net, &mut core, TxBody::Settle { root: on_time });
+    let paid_on_time = ObligorRecord {
+        certificates: 2,
+        settled_on_time: 1,
+        face_on_time: Amount(300_000_00),
+        ..ObligorRecord::default()
+    };
+    assert_eq!(record(&mut bank, &core_a), paid_on_time);
+    assert_eq!(record(&mut fooled, &core_a), paid_on_time);
+    refresh(&mut t1);
+    net.advance_days(4);
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::MarkOverdue { root: late });
+    let overdue = ObligorRecord {
+        certificates: 2,
+        settled_on_time: 1,
+        face_on_time: Amount(300_000_00),
+        overdue_now: 1,
+        ..ObligorRecord::default()
+    };
+    assert_eq!(record(&mut bank, &core_a), overdue);
+
+    // Nodes that hide the record (so the overdue certificate disappears), alter it, or
+    // answer with another obligor's genuine proof are caught.
+    assert_eq!(record(&mut fooled, &core_a), overdue);
+    for (lie, expected) in [
+        (DROP_ONE, ProofError::Mismatch),
+        (ALTER_ONE, ProofError::Mismatch),
+        (OTHER_KEY, ProofError::WrongKey),
+    ] {
+        mode.store(lie, Ordering::SeqCst);
+        match fooled.obligor_record(&core_a) {
+            Err(WalletError::Proof(e)) => assert_eq!(e, expected, "lie {lie}"),
+            other => panic!("lie {lie}: expected {expected:?}, got {other:?}"),
+        }
+    }
+    mode.store(HONEST, Ordering::SeqCst);
+    assert_eq!(record(&mut fooled, &core_a), overdue);
+
+    // Paid at last: late, and no longer overdue.
+    refresh(&mut core);
+    run(&mut net, &mut core, TxBody::Settle { root: late });
+    let paid = ObligorRecord {
+        certificates: 2,
+        settled_on_time: 1,
+        settled_late: 1,
+        overdue_now: 0,
+        face_on_time: Amount(300_000_00),
+        face_late: Amount(200_000_00),
+    };
+    assert_eq!(record(&mut bank, &core_a), paid);
+    // The ledger agrees; a supplier's wallet sees the same record.
+    let ledger = net
+        .lock()
+        .app()
+        .ledger()
+        .obligor_record(&core_a)
+        .expect("read");
+    assert_eq!(ledger, paid);
+    assert_eq!(record(&mut t1, &core_a), paid);
 }

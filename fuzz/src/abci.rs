@@ -228,6 +228,7 @@ fn check_answer(app: &App, path: &str, r: &tendermint::abci::response::Query) {
         Query::Document(h) => Some(keys::document(h)),
         Query::Validator(k) => Some(keys::validator(k)),
         Query::Consortium => Some(keys::CONSORTIUM.to_vec()),
+        Query::ObligorRecord(a) => Some(keys::obligor(a)),
         _ => None,
     };
     match (&answer, state_key) {

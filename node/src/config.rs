@@ -77,15 +77,9 @@ impl NodeHome {
     }
 }
 
-/// Default page cache of the ledger database, in MiB (`ledger_cache_mib`).
-///
-/// redb's own default is 1 GiB, and its cache keeps every page read or written until it is
-/// full, so a validator's memory grew with its ledger file: in a 6-minute soak at 150 tx/s
-/// each application went from 24 to 222 MiB with a 257 MiB file (`docs/reliability.md`,
-/// Memory). 64 MiB holds the upper levels of the state tree and the indexes a block touches;
-/// the soak held its rate with it, and the application's memory levels off near 64 MiB
-/// above its base.
-pub const DEFAULT_LEDGER_CACHE_MIB: u64 = 64;
+/// Default page cache of the ledger database, in MiB (`ledger_cache_mib`); why 64:
+/// [`cascade_core::store::NODE_CACHE_MIB`].
+pub const DEFAULT_LEDGER_CACHE_MIB: u64 = cascade_core::store::NODE_CACHE_MIB;
 
 /// Largest `ledger_cache_mib` accepted (64 GiB; a larger value is more likely a mistake).
 pub const MAX_LEDGER_CACHE_MIB: u64 = 65_536;

@@ -363,6 +363,14 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual({p.id for p in outstanding}, {change1, change2, financed})
         self.assertEqual(max(p.tier for p in lineage.pieces), 3)
 
+        # The bank prices by the obligor's settlement record, proven: one certificate
+        # accepted, nothing settled yet. An address with no record is all zeros.
+        record = run(w["bank"].obligor_record(c.addr("core")))
+        self.assertEqual(record, cascade.ObligorRecord(
+            certificates=1, settled_on_time=0, settled_late=0, overdue_now=0, face_on_time=0, face_late=0))
+        none = run(w["bank"].obligor_record(c.addr("t1")))
+        self.assertEqual((none.certificates, none.settled_on_time, none.face_on_time), (0, 0, 0))
+
         # Settling before maturity is refused by the node with the ledger's code.
         run(w["core"].refresh())
         with self.assertRaises(WalletError.Refused) as err:
@@ -384,6 +392,11 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(sum(p.amount for p in settled), FACE)
         self.assertFalse(any(p.state.is_ACTIVE() or p.state.is_FINANCED() for p in lineage.pieces))
         self.assertTrue(all(p.state.is_CONSUMED() for p in lineage.pieces if p.id in (root, p2)))
+        # Paid a day after maturity, inside the grace period: on time.
+        record = run(w["bank"].obligor_record(c.addr("core")))
+        self.assertEqual((record.certificates, record.settled_on_time, record.settled_late, record.overdue_now),
+                         (1, 1, 0, 0))
+        self.assertEqual((record.face_on_time, record.face_late), (FACE, 0))
 
 
 class ErrorTest(unittest.TestCase):
@@ -407,6 +420,7 @@ class ErrorTest(unittest.TestCase):
             ("tx", lambda: w["t1"].tx_state("not-hex")),
             ("rate_bps", lambda: w["t1"].quote("00" * 32, 1, 4_294_967_295)),
             ("reference", lambda: w["core"].anchor_document("  ", 1, CNY, c.addr("core"), c.addr("t1"))),
+            ("obligor", lambda: w["bank"].obligor_record("zz")),
         ]
         for field, call in cases:
             with self.subTest(field=field):

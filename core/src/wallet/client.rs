@@ -27,7 +27,7 @@ use crate::pricing::{self, AnnualRate, DayCount, Quote};
 use crate::proof::{AccountListProof, ListKind, ProofError};
 use crate::query::{Answer, Query};
 use crate::tx::{Output, SignedTx, Tx, TxBody};
-use crate::types::{Account, Piece, PieceStatus, RootRecord};
+use crate::types::{Account, ObligorRecord, Piece, PieceStatus, RootRecord};
 use borsh::{BorshDeserialize, BorshSerialize};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, BTreeSet};
@@ -341,8 +341,8 @@ pub struct Wallet {
     roots: BTreeMap<Hash32, RootRecord>,
     txs: BTreeMap<Hash32, TrackedTx>,
     held: Option<HeldLists>,
-    /// Single answers (piece, certificate, lineage) that came before the header proving
-    /// them, by query path, verified on the next ask (see `ask_proven`).
+    /// Single answers (piece, certificate, lineage, obligor record) that came before the
+    /// header proving them, by query path, verified on the next ask (see `ask_proven`).
     held_answers: BTreeMap<String, Answer>,
 }
 
@@ -648,8 +648,30 @@ impl Wallet {
         Ok(proof.verify(&app_hash)?)
     }
 
-    /// Asks `query` (a piece, certificate or lineage) and returns the answer with the
-    /// verified app hash of the state it is about, for the caller to check the proof against.
+    /// An obligor's settlement record, proven: certificates it issued that were accepted,
+    /// how many it settled by maturity plus grace and how many late, how many are overdue
+    /// and unpaid now, and the face values settled on time and late.
+    ///
+    /// A financier discounting a piece carries the obligor's credit risk, not the seller's,
+    /// so this record is what it prices against; it must be the ledger's, not what a node
+    /// chooses to say, hence the proof against a verified app hash (a node cannot hide an
+    /// overdue certificate or inflate the on-time count). An obligor with no record (no
+    /// certificate accepted yet, or not an obligor at all) is proven absent and shown as the
+    /// all-zero record.
+    pub fn obligor_record(&mut self, obligor: &Address) -> Result<ObligorRecord, WalletError> {
+        let query = Query::ObligorRecord(*obligor);
+        let (answer, app_hash) = self.ask_proven(&query)?;
+        let Answer::State(proof) = answer else {
+            return Err(WalletError::WrongAnswer { path: query.path() });
+        };
+        let record: Option<ObligorRecord> =
+            proof.verify_typed(&app_hash, &crate::keys::obligor(obligor))?;
+        Ok(record.unwrap_or_default())
+    }
+
+    /// Asks `query` (a piece, certificate, lineage or obligor record) and returns the answer
+    /// with the verified app hash of the state it is about, for the caller to check the proof
+    /// against.
     ///
     /// A node answers for its latest state `H`, whose app hash only header `H + 1` carries,
     /// and on a live chain that header is not out at the moment of the answer. Such an answer
@@ -665,7 +687,9 @@ impl Wallet {
             None => self.ask(query)?.1,
         };
         let version = match (query, &answer) {
-            (Query::Piece(_) | Query::Root(_), Answer::State(p)) => p.version,
+            (Query::Piece(_) | Query::Root(_) | Query::ObligorRecord(_), Answer::State(p)) => {
+                p.version
+            }
             (Query::Lineage(_), Answer::Lineage(p)) => p.root_proof.version,
             _ => return Err(WalletError::WrongAnswer { path }),
         };

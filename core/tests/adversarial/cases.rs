@@ -1410,6 +1410,7 @@ impl World {
         out.push(keys::CONSORTIUM.to_vec());
         out.push(keys::PARAMS.to_vec());
         out.push(Vec::new());
+        out.push(keys::obligor(&self.addr("core")));
         out
     }
 
@@ -1454,6 +1455,8 @@ impl World {
                 Query::Consortium,
                 Query::Receipt(Hash32(crypto::sha256(&self.replay))),
                 Query::History(i.a_change),
+                Query::ObligorRecord(self.addr("core")),
+                Query::ObligorRecord(self.addr("stranger")),
             ]
             .iter()
             .map(Query::path),

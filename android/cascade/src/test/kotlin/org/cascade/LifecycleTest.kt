@@ -3,6 +3,7 @@ package org.cascade
 import kotlinx.coroutines.runBlocking
 import org.cascade.ffi.CertificateStatus
 import org.cascade.ffi.FinancingQuote
+import org.cascade.ffi.ObligorRecord
 import org.cascade.ffi.OfferKind
 import org.cascade.ffi.PieceInfo
 import org.cascade.ffi.PieceState
@@ -194,6 +195,16 @@ class LifecycleTest {
             assertTrue(issued.id in ids)
             assertTrue(lineage.pieces.all { it.parent == null || it.parent in ids })
             assertEquals(1, lineage.pieces.count { it.parent == null })
+
+            // The bank prices by the core enterprise's settlement record, proven against a
+            // verified header: one certificate, paid a day after maturity (inside the grace).
+            assertEquals(
+                ObligorRecord(
+                    certificates = 1u, settledOnTime = 1u, settledLate = 0u, overdueNow = 0u,
+                    faceOnTime = face, faceLate = 0uL,
+                ),
+                bank.obligorRecord(coreA),
+            )
 
             // The holders' wallets show their pieces settled.
             for (w in listOf(tier1, tier2, tier3, bank)) {
