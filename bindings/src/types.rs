@@ -333,11 +333,21 @@ pub struct ObligorRecord {
     pub settled_late: u32,
     /// Marked overdue and still unpaid.
     pub overdue_now: u32,
-    /// Face value settled on time, minor units. The ledger keeps one total over every
-    /// currency the obligor issued in.
-    pub face_on_time: u64,
-    /// Face value settled late, minor units (one total over every currency, as above).
-    pub face_late: u64,
+    /// Face value settled, one entry per currency the obligor has settled in, sorted by
+    /// currency code; empty before the first settlement.
+    pub faces: Vec<SettledFaces>,
+}
+
+/// Face value an obligor settled in one currency: totals in different currencies are kept
+/// apart, since adding fen to cents means nothing.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SettledFaces {
+    /// Currency code.
+    pub currency: String,
+    /// Settled by maturity plus grace, minor units of `currency`.
+    pub on_time: u64,
+    /// Settled after that, minor units of `currency`.
+    pub late: u64,
 }
 
 /// What financing part of a piece would pay today.
@@ -567,8 +577,15 @@ pub(crate) fn obligor_record(r: &CoreObligorRecord) -> ObligorRecord {
         settled_on_time: r.settled_on_time,
         settled_late: r.settled_late,
         overdue_now: r.overdue_now,
-        face_on_time: r.face_on_time.0,
-        face_late: r.face_late.0,
+        faces: r
+            .faces
+            .iter()
+            .map(|f| SettledFaces {
+                currency: f.currency.to_string(),
+                on_time: f.on_time.0,
+                late: f.late.0,
+            })
+            .collect(),
     }
 }
 

@@ -134,6 +134,7 @@ fn kotlin_and_swift_bindings_generate_with_the_app_facing_types() {
             "sealed class PieceState",
             "data class PieceInfo (",
             "data class ObligorRecord (",
+            "data class SettledFaces (",
             "suspend fun `obligorRecord`(",
             "override fun toString(): String",
             "fun `generateKey`()",

@@ -1613,11 +1613,10 @@ impl<'v, 'a> Exec<'v, 'a> {
         let mut rec = self.obligor_record(&t.obligor)?;
         if late {
             rec.settled_late = rec.settled_late.saturating_add(1);
-            rec.face_late = rec.face_late.checked_add(root.face)?;
         } else {
             rec.settled_on_time = rec.settled_on_time.saturating_add(1);
-            rec.face_on_time = rec.face_on_time.checked_add(root.face)?;
         }
+        rec.add_settled_face(t.currency, root.face, late)?;
         if root.overdue {
             rec.overdue_now = rec.overdue_now.saturating_sub(1);
         }

@@ -2,7 +2,7 @@
 
 use crate::crypto::{Address, Hash32, PublicKeyBytes, ValidatorKey};
 use crate::date::Day;
-use crate::money::{Amount, Currency, Money};
+use crate::money::{Amount, AmountOverflow, Currency, Money};
 use crate::pricing::{AnnualRate, DayCount, Quote};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -411,6 +411,17 @@ pub struct ClearingList {
     pub late: bool,
 }
 
+/// Face value an obligor has settled in one currency, on time and late.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SettledFaces {
+    /// Currency of both totals.
+    pub currency: Currency,
+    /// Face settled by maturity plus grace, minor units of `currency`.
+    pub on_time: Amount,
+    /// Face settled after that, minor units of `currency`.
+    pub late: Amount,
+}
+
 /// An obligor's payment record, which financiers use for pricing.
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
@@ -424,10 +435,50 @@ pub struct ObligorRecord {
     pub settled_late: u32,
     /// Currently overdue and unpaid.
     pub overdue_now: u32,
-    /// Face settled on time.
-    pub face_on_time: Amount,
-    /// Face settled late.
-    pub face_late: Amount,
+    /// Face settled, per currency: amounts in different currencies are never added together.
+    ///
+    /// Invariant: sorted by currency, at most one entry per currency, so the record (and
+    /// the state hash over it) is the same whatever order settlements came in. Kept by
+    /// [`ObligorRecord::add_settled_face`], the only writer.
+    pub faces: Vec<SettledFaces>,
+}
+
+impl ObligorRecord {
+    /// Adds `face`, settled in `currency` on time or `late`, to that currency's entry,
+    /// creating the entry in its sorted place if it is the first settlement in `currency`.
+    /// Checked like all money arithmetic: on overflow the record is left unchanged.
+    pub fn add_settled_face(
+        &mut self,
+        currency: Currency,
+        face: Amount,
+        late: bool,
+    ) -> Result<(), AmountOverflow> {
+        match self.faces.binary_search_by(|f| f.currency.cmp(&currency)) {
+            Ok(i) => {
+                let entry = &mut self.faces[i];
+                let total = if late {
+                    &mut entry.late
+                } else {
+                    &mut entry.on_time
+                };
+                *total = total.checked_add(face)?;
+            }
+            Err(i) => {
+                let (on_time, late) = if late {
+                    (Amount::ZERO, face)
+                } else {
+                    (face, Amount::ZERO)
+                };
+                let entry = SettledFaces {
+                    currency,
+                    on_time,
+                    late,
+                };
+                self.faces.insert(i, entry);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Initial participant in a genesis file.
@@ -510,5 +561,63 @@ impl Consortium {
     /// Approvals a validator change needs: a strict majority of active operators.
     pub fn quorum(&self) -> u32 {
         self.active_operators / 2 + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faces(currency: &str, on_time: u64, late: u64) -> SettledFaces {
+        SettledFaces {
+            currency: Currency::new(currency).unwrap(),
+            on_time: Amount(on_time),
+            late: Amount(late),
+        }
+    }
+
+    /// Whatever order settlements arrive in, each currency has one entry, in code order,
+    /// and its totals never mix with another currency's.
+    #[test]
+    fn settled_faces_stay_sorted_and_per_currency() {
+        let settlements = [("USD", 7, true), ("CNY", 100, false), ("EUR", 3, false)];
+        let more = [("CNY", 20, true), ("USD", 5, false), ("CNY", 1, false)];
+        let expected = vec![
+            faces("CNY", 101, 20),
+            faces("EUR", 3, 0),
+            faces("USD", 5, 7),
+        ];
+        let mut orders = vec![settlements.iter().chain(&more).collect::<Vec<_>>()];
+        orders.push(orders[0].iter().rev().copied().collect());
+        for order in orders {
+            let mut rec = ObligorRecord::default();
+            for (code, face, late) in order {
+                let currency = Currency::new(code).unwrap();
+                rec.add_settled_face(currency, Amount(*face), *late)
+                    .unwrap();
+            }
+            assert_eq!(rec.faces, expected);
+        }
+    }
+
+    #[test]
+    fn an_overflowing_settled_face_leaves_the_record_unchanged() {
+        let mut rec = ObligorRecord::default();
+        let cny = Currency::new("CNY").unwrap();
+        rec.add_settled_face(cny, Amount(u64::MAX), true).unwrap();
+        rec.add_settled_face(cny, Amount(5), false).unwrap();
+        let before = rec.clone();
+        assert_eq!(
+            rec.add_settled_face(cny, Amount(1), true),
+            Err(AmountOverflow)
+        );
+        assert_eq!(rec, before);
+        // The same amount in another currency is its own total, so it fits.
+        let usd = Currency::new("USD").unwrap();
+        rec.add_settled_face(usd, Amount(1), true).unwrap();
+        assert_eq!(
+            rec.faces,
+            vec![faces("CNY", 5, u64::MAX), faces("USD", 0, 1)]
+        );
     }
 }

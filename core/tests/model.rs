@@ -915,12 +915,20 @@ impl Model {
                     }
                 }
                 let rec = &mut self.record;
+                // Every model certificate is in CNY: the record's only face entry is CNY's.
+                if rec.faces.is_empty() {
+                    rec.faces.push(SettledFaces {
+                        currency: cny(),
+                        on_time: Amount::ZERO,
+                        late: Amount::ZERO,
+                    });
+                }
                 if late {
                     rec.settled_late += 1;
-                    rec.face_late.0 += root.face;
+                    rec.faces[0].late.0 += root.face;
                 } else {
                     rec.settled_on_time += 1;
-                    rec.face_on_time.0 += root.face;
+                    rec.faces[0].on_time.0 += root.face;
                 }
                 if root.overdue {
                     rec.overdue_now -= 1;

@@ -2068,9 +2068,15 @@ fn lifecycle_overdue_marking_and_late_settlement() {
     let rec = fx.ledger.obligor_record(&core).unwrap();
     assert_eq!(rec.overdue_now, 0);
     assert_eq!(rec.settled_late, 1);
-    assert_eq!(rec.face_late, Amount(1_000 * YUAN));
     assert_eq!(rec.settled_on_time, 1);
-    assert_eq!(rec.face_on_time, Amount(200 * YUAN));
+    assert_eq!(
+        rec.faces,
+        vec![SettledFaces {
+            currency: cny(),
+            on_time: Amount(200 * YUAN),
+            late: Amount(1_000 * YUAN),
+        }]
+    );
 }
 
 #[test]
@@ -2411,5 +2417,108 @@ fn params_day_periods_are_at_most_a_hundred_years() {
         matches!(&r.events[0], Event::Settled { late: false, .. }),
         "{:?}",
         r.events
+    );
+}
+
+// ================================================================================================
+// The obligor record keeps settled face values per currency
+// ================================================================================================
+
+/// An obligor that pays a USD certificate late and then a CNY one on time has one face
+/// entry per currency, in currency order whatever the order of payment, each with its own
+/// totals: cents and fen are never added together.
+#[test]
+fn obligor_record_keeps_settled_faces_per_currency() {
+    let mut fx = Fixture::standard();
+    let (core, t1, bank) = (fx.addr("core"), fx.addr("t1"), fx.addr("bank"));
+    let usd = Currency::new("USD").unwrap();
+    let grace = fx.ledger.params().overdue_grace_days;
+    let usd_face = Amount(700_00);
+    let cny_face = Amount(1_000 * YUAN);
+
+    // A USD certificate needs a USD credit line and a USD document.
+    fx.ok(
+        "bank",
+        TxBody::SetCreditLine {
+            obligor: core,
+            currency: usd,
+            limit: Amount(10_000_00),
+        },
+    );
+    let document = h("usd-invoice");
+    fx.ok(
+        "core",
+        TxBody::AnchorDocument {
+            hash: document,
+            amount: Money {
+                amount: usd_face,
+                currency: usd,
+            },
+            buyer: core,
+            seller: t1,
+        },
+    );
+    let issue = TxBody::Issue {
+        to: t1,
+        amount: usd_face,
+        currency: usd,
+        maturity: in_days(&fx, 10),
+        document,
+        credit_grantor: bank,
+    };
+    let usd_root = first_piece(&fx.ok("core", issue).events);
+    fx.ok("t1", TxBody::Accept { piece: usd_root });
+    let cny_root = fx.issue_accepted("t1", cny_face.0, 30);
+
+    // The USD certificate is paid a day after its grace ran out: late.
+    fx.advance_days(10 + grace + 1);
+    let r = fx.ok("core", TxBody::Settle { root: usd_root });
+    assert!(
+        matches!(&r.events[0], Event::Settled { late: true, total, .. } if *total == usd_face),
+        "{:?}",
+        r.events
+    );
+    let rec = fx.ledger.obligor_record(&core).unwrap();
+    assert_eq!(
+        rec.faces,
+        vec![SettledFaces {
+            currency: usd,
+            on_time: Amount::ZERO,
+            late: usd_face,
+        }]
+    );
+
+    // The CNY certificate is paid at maturity: on time. Its entry goes before USD's.
+    fx.advance_days(30 - (10 + grace + 1));
+    let r = fx.ok("core", TxBody::Settle { root: cny_root });
+    assert!(
+        matches!(&r.events[0], Event::Settled { late: false, total, .. } if *total == cny_face),
+        "{:?}",
+        r.events
+    );
+    let rec = fx.ledger.obligor_record(&core).unwrap();
+    assert_eq!(
+        (
+            rec.certificates,
+            rec.settled_on_time,
+            rec.settled_late,
+            rec.overdue_now
+        ),
+        (2, 1, 1, 0)
+    );
+    assert_eq!(
+        rec.faces,
+        vec![
+            SettledFaces {
+                currency: cny(),
+                on_time: cny_face,
+                late: Amount::ZERO,
+            },
+            SettledFaces {
+                currency: usd,
+                on_time: Amount::ZERO,
+                late: usd_face,
+            },
+        ]
     );
 }

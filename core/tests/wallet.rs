@@ -1086,7 +1086,11 @@ fn a_financier_sees_the_obligors_proven_settlement_record() {
     let paid_on_time = ObligorRecord {
         certificates: 2,
         settled_on_time: 1,
-        face_on_time: Amount(300_000_00),
+        faces: vec![SettledFaces {
+            currency: cny(),
+            on_time: Amount(300_000_00),
+            late: Amount::ZERO,
+        }],
         ..ObligorRecord::default()
     };
     assert_eq!(record(&mut bank, &core_a), paid_on_time);
@@ -1098,7 +1102,11 @@ fn a_financier_sees_the_obligors_proven_settlement_record() {
     let overdue = ObligorRecord {
         certificates: 2,
         settled_on_time: 1,
-        face_on_time: Amount(300_000_00),
+        faces: vec![SettledFaces {
+            currency: cny(),
+            on_time: Amount(300_000_00),
+            late: Amount::ZERO,
+        }],
         overdue_now: 1,
         ..ObligorRecord::default()
     };
@@ -1129,8 +1137,11 @@ fn a_financier_sees_the_obligors_proven_settlement_record() {
         settled_on_time: 1,
         settled_late: 1,
         overdue_now: 0,
-        face_on_time: Amount(300_000_00),
-        face_late: Amount(200_000_00),
+        faces: vec![SettledFaces {
+            currency: cny(),
+            on_time: Amount(300_000_00),
+            late: Amount(200_000_00),
+        }],
     };
     assert_eq!(record(&mut bank, &core_a), paid);
     // The ledger agrees; a supplier's wallet sees the same record.

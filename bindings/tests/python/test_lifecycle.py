@@ -367,9 +367,9 @@ class LifecycleTest(unittest.TestCase):
         # accepted, nothing settled yet. An address with no record is all zeros.
         record = run(w["bank"].obligor_record(c.addr("core")))
         self.assertEqual(record, cascade.ObligorRecord(
-            certificates=1, settled_on_time=0, settled_late=0, overdue_now=0, face_on_time=0, face_late=0))
+            certificates=1, settled_on_time=0, settled_late=0, overdue_now=0, faces=[]))
         none = run(w["bank"].obligor_record(c.addr("t1")))
-        self.assertEqual((none.certificates, none.settled_on_time, none.face_on_time), (0, 0, 0))
+        self.assertEqual((none.certificates, none.settled_on_time, none.faces), (0, 0, []))
 
         # Settling before maturity is refused by the node with the ledger's code.
         run(w["core"].refresh())
@@ -396,7 +396,7 @@ class LifecycleTest(unittest.TestCase):
         record = run(w["bank"].obligor_record(c.addr("core")))
         self.assertEqual((record.certificates, record.settled_on_time, record.settled_late, record.overdue_now),
                          (1, 1, 0, 0))
-        self.assertEqual((record.face_on_time, record.face_late), (FACE, 0))
+        self.assertEqual(record.faces, [cascade.SettledFaces(currency=CNY, on_time=FACE, late=0)])
 
 
 class ErrorTest(unittest.TestCase):

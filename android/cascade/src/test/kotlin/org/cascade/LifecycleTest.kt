@@ -7,6 +7,7 @@ import org.cascade.ffi.ObligorRecord
 import org.cascade.ffi.OfferKind
 import org.cascade.ffi.PieceInfo
 import org.cascade.ffi.PieceState
+import org.cascade.ffi.SettledFaces
 import org.cascade.ffi.TransferOutput
 import org.cascade.ffi.Wallet
 import org.cascade.ffi.WalletEvent
@@ -201,7 +202,7 @@ class LifecycleTest {
             assertEquals(
                 ObligorRecord(
                     certificates = 1u, settledOnTime = 1u, settledLate = 0u, overdueNow = 0u,
-                    faceOnTime = face, faceLate = 0uL,
+                    faces = listOf(SettledFaces(currency = CNY, onTime = face, late = 0uL)),
                 ),
                 bank.obligorRecord(coreA),
             )
