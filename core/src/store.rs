@@ -32,6 +32,18 @@ const PREIMAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("preimages
 
 const META_HEIGHT: &str = "height";
 const META_APP_HASH: &str = "app_hash";
+const META_FORMAT: &str = "format";
+
+/// The layout of the records this build writes and reads, stamped into every ledger file.
+///
+/// State values are borsh structs without field tags, so a file written by a build with a
+/// different record layout would decode into wrong values, or fail at some later read in
+/// the middle of a block. The stamp is checked when a file is opened, so such a file is
+/// refused up front with [`StoreError::Format`]. Raise it with every change to a stored
+/// record or to the table layout.
+///
+/// - 1: first stamped layout (obligor records keep settled face per currency).
+pub const FORMAT: u32 = 1;
 
 /// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
 /// node's `ledger_cache_mib`; `cascade-bench` replays on disk with it too).
@@ -53,6 +65,19 @@ pub enum StoreError {
     /// The Merkle tree reported an error.
     #[error("merkle tree error: {0}")]
     Tree(String),
+    /// The file was written with another record layout ([`FORMAT`]); `found` is `None` for
+    /// a file from before layouts were stamped. Nothing was read or written.
+    #[error(
+        "ledger file format {} but this build reads format {expected}: keep the file for the \
+         build that wrote it, or start from an empty ledger (the chain replays from genesis)",
+        found.map_or("unstamped (older than format 1)".to_string(), |f| f.to_string())
+    )]
+    Format {
+        /// Format stamped in the file.
+        found: Option<u32>,
+        /// [`FORMAT`].
+        expected: u32,
+    },
     /// Stored bytes did not decode: the database is corrupt or from another version.
     #[error("corrupt record under {what}: {reason}")]
     Corrupt {
@@ -154,13 +179,29 @@ impl Store {
         Store::init(db)
     }
 
+    /// Creates the tables of a new file and stamps it with [`FORMAT`]; checks the stamp of
+    /// an existing one (a mismatch is refused before anything is written).
     fn init(db: Database) -> Result<Store, StoreError> {
         let w = db.begin_write()?;
         {
+            let mut meta = w.open_table(META)?;
+            let found = stamped_format(&meta)?;
+            let fresh = meta.get(META_HEIGHT)?.is_none();
+            match found {
+                Some(FORMAT) => {}
+                None if fresh => {
+                    meta.insert(META_FORMAT, FORMAT.to_be_bytes().as_slice())?;
+                }
+                found => {
+                    return Err(StoreError::Format {
+                        found,
+                        expected: FORMAT,
+                    })
+                }
+            }
             w.open_table(VALUES)?;
             w.open_table(NODES)?;
             w.open_table(INDEX)?;
-            w.open_table(META)?;
             w.open_table(PREIMAGES)?;
         }
         w.commit()?;
@@ -412,6 +453,20 @@ impl Snapshot {
     }
 }
 
+/// The [`FORMAT`] stamped in a file's `meta` table, `None` if it has none.
+fn stamped_format(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<u32>, StoreError> {
+    match meta.get(META_FORMAT)? {
+        Some(v) => Ok(Some(u32::from_be_bytes(
+            v.value()
+                .try_into()
+                .map_err(|_| corrupt("meta format", "length"))?,
+        ))),
+        None => Ok(None),
+    }
+}
+
 fn corrupt(what: &str, reason: &str) -> StoreError {
     StoreError::Corrupt {
         what: what.to_string(),
@@ -560,6 +615,73 @@ mod tests {
             Err(StoreError::Database(_))
         ));
         assert!(!path.exists());
+    }
+
+    /// Writes `stamp` (or removes it) in a file's `meta` table, as another build would have.
+    fn restamp(path: &Path, stamp: Option<u32>) {
+        let db = Database::open(path).unwrap();
+        let w = db.begin_write().unwrap();
+        {
+            let mut meta = w.open_table(META).unwrap();
+            match stamp {
+                Some(f) => meta.insert(META_FORMAT, f.to_be_bytes().as_slice()),
+                None => meta.remove(META_FORMAT),
+            }
+            .unwrap();
+        }
+        w.commit().unwrap();
+    }
+
+    fn stamp_of(path: &Path) -> Option<u32> {
+        let db = Database::open(path).unwrap();
+        let r = db.begin_read().unwrap();
+        stamped_format(&r.open_table(META).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_file_of_another_record_layout_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let store = Store::open(&path).unwrap();
+        let committed = store.commit(0, set(&[("a", Some("1"))])).unwrap();
+        drop(store);
+        assert_eq!(stamp_of(&path), Some(FORMAT));
+
+        for stamp in [None, Some(FORMAT + 1), Some(0)] {
+            restamp(&path, stamp);
+            let refused = Store::open(&path).err();
+            assert_eq!(
+                refused,
+                Some(StoreError::Format {
+                    found: stamp,
+                    expected: FORMAT
+                }),
+                "stamp {stamp:?}"
+            );
+            assert_eq!(stamp_of(&path), stamp, "a refused open wrote nothing");
+        }
+        // Stamped right again, the same file opens with its state intact.
+        restamp(&path, Some(FORMAT));
+        let store = Store::open(&path).unwrap();
+        let snap = store.snapshot().unwrap();
+        assert_eq!(snap.committed().unwrap(), Some(committed));
+        assert_eq!(snap.get(b"a").unwrap(), Some(b"1".to_vec()));
+        let message = StoreError::Format {
+            found: None,
+            expected: FORMAT,
+        }
+        .to_string();
+        assert!(message.contains("unstamped"), "{message}");
+    }
+
+    #[test]
+    fn a_file_that_never_committed_is_stamped_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        drop(Store::open(&path).unwrap());
+        restamp(&path, None);
+        drop(Store::open(&path).unwrap());
+        assert_eq!(stamp_of(&path), Some(FORMAT));
     }
 
     #[test]

@@ -1100,15 +1100,8 @@ fn a_financier_sees_the_obligors_proven_settlement_record() {
     refresh(&mut t1);
     run(&mut net, &mut t1, TxBody::MarkOverdue { root: late });
     let overdue = ObligorRecord {
-        certificates: 2,
-        settled_on_time: 1,
-        faces: vec![SettledFaces {
-            currency: cny(),
-            on_time: Amount(300_000_00),
-            late: Amount::ZERO,
-        }],
         overdue_now: 1,
-        ..ObligorRecord::default()
+        ..paid_on_time.clone()
     };
     assert_eq!(record(&mut bank, &core_a), overdue);
 
