@@ -2,10 +2,11 @@
 //! against the ledger and, step by step, against a small reference model.
 //!
 //! The model is written from the rules as documented (it never calls `exec.rs`): it keeps its
-//! own pieces, certificates, documents, credit lines and obligor record, and for every
-//! operation predicts the set of rules the operation breaks (empty means it must be accepted)
-//! and the state that results. From the ledger it learns only the opaque ids of new pieces,
-//! which it reads from the events. After every block the test checks:
+//! own pieces, certificates, documents, credit lines, obligor record and every participant's
+//! roles and active flag, and for every operation predicts the set of rules the operation
+//! breaks (empty means it must be accepted) and the state that results. From the ledger it
+//! learns only the opaque ids of new pieces, which it reads from the events. After every
+//! block the test checks:
 //!
 //! * the model's prediction: accepted iff valid, and a rejection names a rule the model saw
 //!   broken;
@@ -13,12 +14,21 @@
 //! * invariants computed from the ledger alone (conservation per certificate, minimum unit,
 //!   credit used, document totals, holdings/offers indexes and account counters against a
 //!   full scan);
-//! * at settlement, the clearing list against the model's expected payees.
+//! * at settlement, the clearing list against the model's expected payees;
+//! * every participant's roles and active flag, and the count of active operators.
 //!
-//! Most blocks hold one transaction; batches put several in one block. Two scripted
+//! Some operations change a participant's roles or deactivate it (mostly suppliers and
+//! financiers, toggled to an auditor-only role set or inactive and back), so the model also
+//! predicts the rules that depend on who holds which role *now*: a signer must be active,
+//! recipients and counterparties active and in the right role, an offer is accepted only by a
+//! current supplier, financing only by a current financier, and a credit line backs a new
+//! certificate only while its grantor is an active financier or operator.
+//!
+//! Most blocks hold one transaction; batches put several in one block. Three scripted
 //! scenarios pin down edges random runs reach rarely (frozen and unanswered offers at a late
-//! settlement, boundary days, an offer unfrozen after its expiry), and a fixed long sequence
-//! is replayed through two independent ledgers that must agree on every app hash.
+//! settlement, boundary days, an offer unfrozen after its expiry, each role rule in turn),
+//! and a fixed long sequence is replayed through two independent ledgers that must agree on
+//! every app hash.
 
 use cascade_core::crypto::sha256;
 use cascade_core::testkit::{cny, Fixture, STANDARD_PARTICIPANTS};
@@ -43,6 +53,8 @@ const BANK: usize = 8;
 const FACTOR: usize = 9;
 const SUPPLIERS: [usize; 5] = [3, 4, 5, 6, 7];
 const FINANCIERS: [usize; 2] = [BANK, FACTOR];
+/// Those whose roles random sequences mostly change: the suppliers and the financiers.
+const TOGGLED: [usize; 7] = [3, 4, 5, 6, 7, BANK, FACTOR];
 
 /// An id no piece or certificate has.
 const BOGUS: Hash32 = Hash32([0xEE; 32]);
@@ -53,12 +65,9 @@ fn name(i: usize) -> &'static str {
     STANDARD_PARTICIPANTS[i].0
 }
 
-fn roles(i: usize) -> Roles {
+/// The roles a participant starts with (the model's own copy changes as operators update it).
+fn normal_roles(i: usize) -> Roles {
     STANDARD_PARTICIPANTS[i].1
-}
-
-fn has_any(i: usize, r: Roles) -> bool {
-    roles(i).0 & r.0 != 0
 }
 
 /// The variant name of an error, which is what the model predicts.
@@ -206,6 +215,11 @@ enum Action {
     SetCredit {
         limit: u64,
     },
+    SetRoles {
+        who: usize,
+        roles: Roles,
+        active: bool,
+    },
 }
 
 impl Action {
@@ -225,6 +239,7 @@ impl Action {
             Action::Freeze { .. } => "freeze",
             Action::Unfreeze(_) => "unfreeze",
             Action::SetCredit { .. } => "set-credit",
+            Action::SetRoles { .. } => "set-roles",
         }
     }
 }
@@ -239,6 +254,9 @@ struct Model {
     docs: Vec<MDoc>,
     lines: BTreeMap<usize, MLine>,
     record: ObligorRecord,
+    /// Every participant's current roles and active flag, by model index.
+    roles: Vec<Roles>,
+    active: Vec<bool>,
 }
 
 impl Model {
@@ -297,6 +315,29 @@ impl Model {
 
     // ---- predictions ----
 
+    /// Holds at least one of the roles in `r` (how a signer's role is checked).
+    fn has_any(&self, i: usize, r: Roles) -> bool {
+        self.roles[i].0 & r.0 != 0
+    }
+
+    /// Active participants holding the operator role (the governance electorate).
+    fn active_operators(&self) -> u32 {
+        (0..N)
+            .filter(|&i| self.active[i] && self.has_any(i, Roles::OPERATOR))
+            .count() as u32
+    }
+
+    /// A counterparty (recipient, buyer, seller, financier, obligor) must be active and hold
+    /// `role`.
+    fn counterparty_rules(&self, i: usize, role: Roles, v: &mut Vec<&'static str>) {
+        if !self.active[i] {
+            v.push("Inactive");
+        }
+        if self.roles[i].0 & role.0 != role.0 {
+            v.push("CounterpartyRole");
+        }
+    }
+
     fn amount_rules(&self, amount: u64, v: &mut Vec<&'static str>) {
         if amount == 0 {
             v.push("ZeroAmount");
@@ -343,6 +384,10 @@ impl Model {
     fn check(&self, s: usize, a: &Action) -> Vec<&'static str> {
         let mut v = Vec::new();
         let p = &self.params;
+        // Whatever it signs, a deactivated participant is refused.
+        if !self.active[s] {
+            v.push("Inactive");
+        }
         match a {
             Action::Anchor {
                 hash,
@@ -359,9 +404,8 @@ impl Model {
                 if *seller == CORE {
                     v.push("DocumentMismatch");
                 }
-                if !roles(*seller).contains(Roles::SUPPLIER) {
-                    v.push("CounterpartyRole");
-                }
+                self.counterparty_rules(CORE, Roles::OBLIGOR, &mut v);
+                self.counterparty_rules(*seller, Roles::SUPPLIER, &mut v);
                 if self.docs.iter().any(|d| d.hash == *hash) {
                     v.push("DocumentExists");
                 }
@@ -373,7 +417,7 @@ impl Model {
                 days,
                 grantor,
             } => {
-                if !has_any(s, Roles::OBLIGOR) {
+                if !self.has_any(s, Roles::OBLIGOR) {
                     v.push("MissingRole");
                 }
                 self.amount_rules(*amount, &mut v);
@@ -391,13 +435,22 @@ impl Model {
                 if *amount > d.amount - d.issued {
                     v.push("DocumentExceeded");
                 }
-                if !roles(*to).contains(Roles::SUPPLIER) {
-                    v.push("CounterpartyRole");
-                }
+                self.counterparty_rules(*to, Roles::SUPPLIER, &mut v);
                 match self.lines.get(grantor) {
                     None => v.push("NoCreditLine"),
-                    Some(l) if *amount > l.limit.saturating_sub(l.used) => v.push("CreditExceeded"),
-                    Some(_) => {}
+                    Some(l) => {
+                        // A line backs new certificates only while its grantor is an active
+                        // financier or operator.
+                        if !self.active[*grantor] {
+                            v.push("Inactive");
+                        }
+                        if !self.has_any(*grantor, Roles::FINANCIER.with(Roles::OPERATOR)) {
+                            v.push("CounterpartyRole");
+                        }
+                        if *amount > l.limit.saturating_sub(l.used) {
+                            v.push("CreditExceeded");
+                        }
+                    }
                 }
             }
             Action::Accept(r) => match r {
@@ -414,6 +467,10 @@ impl Model {
                             }
                             if self.today >= expires {
                                 v.push("WrongStatus");
+                            }
+                            // Taking an offer needs the supplier role still (rejecting not).
+                            if !self.has_any(s, Roles::SUPPLIER) {
+                                v.push("MissingRole");
                             }
                         }
                         _ => v.push("WrongStatus"),
@@ -462,9 +519,7 @@ impl Model {
                     if !seen.insert(*to) {
                         v.push("DuplicateRecipient");
                     }
-                    if !roles(*to).contains(Roles::SUPPLIER) {
-                        v.push("CounterpartyRole");
-                    }
+                    self.counterparty_rules(*to, Roles::SUPPLIER, &mut v);
                 }
                 if let Some(i) = piece {
                     let total = outputs.iter().map(|(_, a)| a).sum();
@@ -503,9 +558,7 @@ impl Model {
                 if *financier == s {
                     v.push("SelfTransfer");
                 }
-                if !roles(*financier).contains(Roles::FINANCIER) {
-                    v.push("CounterpartyRole");
-                }
+                self.counterparty_rules(*financier, Roles::FINANCIER, &mut v);
                 self.amount_rules(*amount, &mut v);
                 if let Some(i) = piece {
                     self.split_rules(self.pieces[*i].amount, *amount, &mut v);
@@ -524,6 +577,10 @@ impl Model {
                         } => {
                             if financier != s {
                                 v.push("Unauthorized");
+                            }
+                            // The financier asked must still be a financier when it pays.
+                            if !self.has_any(s, Roles::FINANCIER) {
+                                v.push("MissingRole");
                             }
                             if x.frozen {
                                 v.push("Frozen");
@@ -570,7 +627,7 @@ impl Model {
                 }
             },
             Action::Freeze { piece, .. } => {
-                if !has_any(s, Roles::OPERATOR.with(Roles::AUDITOR)) {
+                if !self.has_any(s, Roles::OPERATOR.with(Roles::AUDITOR)) {
                     v.push("MissingRole");
                 }
                 match piece {
@@ -587,7 +644,7 @@ impl Model {
                 }
             }
             Action::Unfreeze(piece) => {
-                if !has_any(s, Roles::OPERATOR.with(Roles::AUDITOR)) {
+                if !self.has_any(s, Roles::OPERATOR.with(Roles::AUDITOR)) {
                     v.push("MissingRole");
                 }
                 match piece {
@@ -597,11 +654,31 @@ impl Model {
                 }
             }
             Action::SetCredit { limit } => {
-                if !has_any(s, Roles::FINANCIER.with(Roles::OPERATOR)) {
+                if !self.has_any(s, Roles::FINANCIER.with(Roles::OPERATOR)) {
                     v.push("MissingRole");
                 }
+                self.counterparty_rules(CORE, Roles::OBLIGOR, &mut v);
                 if *limit < self.lines.get(&s).map_or(0, |l| l.used) {
                     v.push("LimitBelowUsed");
+                }
+            }
+            Action::SetRoles { who, roles, active } => {
+                if !self.has_any(s, Roles::OPERATOR) {
+                    v.push("MissingRole");
+                }
+                // At least one role, and only defined role bits.
+                let defined = Roles::OBLIGOR.0
+                    | Roles::SUPPLIER.0
+                    | Roles::FINANCIER.0
+                    | Roles::OPERATOR.0
+                    | Roles::AUDITOR.0;
+                if roles.0 == 0 || roles.0 & !defined != 0 {
+                    v.push("InvalidRoles");
+                }
+                // An operator cannot drop its own operator role or deactivate itself; so the
+                // last active operator always remains.
+                if *who == s && (roles.0 & Roles::OPERATOR.0 == 0 || !active) {
+                    v.push("SelfLockout");
                 }
             }
         }
@@ -947,6 +1024,23 @@ impl Model {
             Action::SetCredit { limit } => {
                 self.lines.entry(s).or_default().limit = *limit;
             }
+            Action::SetRoles { who, roles, active } => {
+                let [Event::ParticipantUpdated {
+                    address,
+                    roles: r,
+                    active: a,
+                }] = ev
+                else {
+                    panic!("participant update events {ev:?}");
+                };
+                assert_eq!(
+                    (*address, *r, *a),
+                    (self.addrs[*who], *roles, *active),
+                    "participant update event"
+                );
+                self.roles[*who] = *roles;
+                self.active[*who] = *active;
+            }
             other => panic!("the model cannot apply {other:?}"),
         }
     }
@@ -1054,6 +1148,23 @@ impl Model {
             assert_eq!(line, model, "credit line granted by {}", name(g));
         }
         assert_eq!(l.obligor_record(&core).expect("read"), self.record);
+        for i in 0..N {
+            let p = l
+                .participant(&self.addrs[i])
+                .expect("read")
+                .expect("participant");
+            assert_eq!(
+                (p.roles, p.active),
+                (self.roles[i], self.active[i]),
+                "roles and active flag of {}",
+                name(i)
+            );
+        }
+        assert_eq!(
+            l.consortium().expect("read").active_operators,
+            self.active_operators(),
+            "active operators"
+        );
     }
 }
 
@@ -1283,6 +1394,15 @@ enum Op {
         limit: u64,
         signer: Who,
     },
+    /// An operator changes a participant's roles and active flag (`who`, `roles` and
+    /// `active` are resolved by `Harness::role_change`); if the participant was chosen as
+    /// the answerer of an open offer, it then answers it as two bits of `roles >> 4` say.
+    SetRoles {
+        who: u8,
+        roles: u8,
+        active: bool,
+        signer: Who,
+    },
     /// Several operations whose transactions share one block (an advance closes it).
     Batch(Vec<Op>),
 }
@@ -1355,7 +1475,8 @@ fn leaf_op() -> impl Strategy<Value = Op> {
                     follow,
                 }
             },
-        );
+        )
+        .boxed();
     let outputs = prop_oneof![
         1 => Just(Vec::new()),
         16 => prop::collection::vec((any::<u8>(), amt()), 1..=3),
@@ -1363,28 +1484,16 @@ fn leaf_op() -> impl Strategy<Value = Op> {
     ];
     let rate = prop_oneof![18 => 1u32..=200_000, 1 => Just(0u32), 1 => 500_001u32..=600_000];
     let advance = prop_oneof![6 => 1u32..=5, 3 => 6u32..=15, 1 => 20u32..=40];
-    prop_oneof![
-        2 => (sel(), 0u8..=6).prop_map(|(root, offset)| Op::AdvanceNear { root, offset }),
-        1 => anchor,
-        4 => issue,
-        3 => (sel(), who()).prop_map(|(piece, signer)| Op::Accept { piece, signer }),
-        1 => (sel(), who()).prop_map(|(piece, signer)| Op::Reject { piece, signer }),
-        2 => (sel(), who()).prop_map(|(piece, signer)| Op::Cancel { piece, signer }),
-        6 => (sel(), outputs, who(), any::<u8>()).prop_map(
-            |(piece, outputs, signer, follow)| Op::Transfer {
-                piece,
-                outputs,
-                signer,
-                follow,
-            }
-        ),
-        2 => (
-            sel(),
-            prop_oneof![1 => prop::collection::vec(any::<u16>(), 0..=0), 7 => prop::collection::vec(any::<u16>(), 1..=3)],
-            who()
-        )
-            .prop_map(|(first, more, signer)| Op::Merge { first, more, signer }),
-        2 => (sel(), any::<u8>(), amt(), rate, who(), any::<u8>()).prop_map(
+    let transfer = (sel(), outputs, who(), any::<u8>())
+        .prop_map(|(piece, outputs, signer, follow)| Op::Transfer {
+            piece,
+            outputs,
+            signer,
+            follow,
+        })
+        .boxed();
+    let financing = (sel(), any::<u8>(), amt(), rate, who(), any::<u8>())
+        .prop_map(
             |(piece, financier, amount, rate, signer, follow)| Op::RequestFinancing {
                 piece,
                 financier,
@@ -1392,8 +1501,53 @@ fn leaf_op() -> impl Strategy<Value = Op> {
                 rate,
                 signer,
                 follow,
+            },
+        )
+        .boxed();
+    let set_roles = (any::<u8>(), any::<u8>(), prop::bool::weighted(0.7), who())
+        .prop_map(|(who, roles, active, signer)| Op::SetRoles {
+            who,
+            roles,
+            active,
+            signer,
+        })
+        .boxed();
+    // An offer by its right signer, left open, then a change (never a restoration) of the
+    // roles or activity of one who has an offer to answer (most likely this one), who
+    // answers it: the change lands between offer and answer.
+    let offer_then_change = (
+        prop_oneof![3 => issue.clone(), 2 => transfer.clone(), 1 => financing.clone()],
+        set_roles.clone(),
+    )
+        .prop_map(|(mut offer, mut change)| {
+            if let Op::Issue { follow, signer, .. }
+            | Op::Transfer { follow, signer, .. }
+            | Op::RequestFinancing { follow, signer, .. } = &mut offer
+            {
+                *follow = 0b1010_1010;
+                signer.right = true;
             }
-        ),
+            if let Op::SetRoles { who, roles, .. } = &mut change {
+                *who = 160 + *who % 64;
+                *roles = 160 + *roles % 96;
+            }
+            Op::Batch(vec![offer, change])
+        });
+    prop_oneof![
+        2 => (sel(), 0u8..=6).prop_map(|(root, offset)| Op::AdvanceNear { root, offset }),
+        1 => anchor,
+        4 => issue,
+        3 => (sel(), who()).prop_map(|(piece, signer)| Op::Accept { piece, signer }),
+        1 => (sel(), who()).prop_map(|(piece, signer)| Op::Reject { piece, signer }),
+        2 => (sel(), who()).prop_map(|(piece, signer)| Op::Cancel { piece, signer }),
+        6 => transfer,
+        2 => (
+            sel(),
+            prop_oneof![1 => prop::collection::vec(any::<u16>(), 0..=0), 7 => prop::collection::vec(any::<u16>(), 1..=3)],
+            who()
+        )
+            .prop_map(|(first, more, signer)| Op::Merge { first, more, signer }),
+        2 => financing,
         2 => (sel(), any::<u8>(), who()).prop_map(|(piece, reference, signer)| {
             Op::AcceptFinancing {
                 piece,
@@ -1415,6 +1569,8 @@ fn leaf_op() -> impl Strategy<Value = Op> {
             who()
         )
             .prop_map(|(limit, signer)| Op::SetCredit { limit, signer }),
+        1 => set_roles,
+        1 => offer_then_change,
     ]
 }
 
@@ -1503,6 +1659,8 @@ impl Harness {
                 docs: Vec::new(),
                 lines,
                 record: ObligorRecord::default(),
+                roles: (0..N).map(normal_roles).collect(),
+                active: vec![true; N],
             },
             docs_made: 0,
             hashes: Vec::new(),
@@ -1637,6 +1795,11 @@ impl Harness {
                 currency: cny(),
                 limit: Amount(*limit),
             },
+            Action::SetRoles { who, roles, active } => TxBody::UpdateParticipant {
+                address: addr(*who),
+                roles: *roles,
+                active: *active,
+            },
         }
     }
 
@@ -1675,8 +1838,12 @@ impl Harness {
                 signer,
                 ..
             } => {
-                // `step` anchors a fresh document first when asked or when there is none.
+                // `step` anchors a fresh document first when asked or when there is none
+                // (which fails while `core` or the seller is inactive or out of role).
                 let n = self.m.docs.len();
+                if n == 0 {
+                    return None;
+                }
                 let doc = if *fresh { n - 1 } else { usize::from(*doc) % n };
                 let d = &self.m.docs[doc];
                 let remaining = d.amount - d.issued;
@@ -1863,10 +2030,68 @@ impl Harness {
                 Self::who(*signer, BANK),
                 Action::SetCredit { limit: *limit },
             ),
-            Op::Advance { .. } | Op::AdvanceNear { .. } | Op::Batch(_) => {
-                unreachable!("not a transaction")
+            Op::Advance { .. } | Op::AdvanceNear { .. } | Op::Batch(_) | Op::SetRoles { .. } => {
+                unreachable!("handled by `step`")
             }
         })
+    }
+
+    /// A participant's new roles and active flag, and the open offer (if any) it then
+    /// answers. Mostly (five times in eight), while some participants' roles or activity differ from the
+    /// start, one of them is restored (answering an offer it has, if any). Otherwise the
+    /// participant is mostly a supplier or financier, often one with an open offer to answer
+    /// (so that the answer meets the change), any participant sometimes; it is deactivated,
+    /// made auditor-only, given the other business role, made an operator too, or (rarely)
+    /// given an invalid role set.
+    fn role_change(&self, who: u8, roles: u8, active: bool) -> (Action, Option<usize>) {
+        let open: Vec<usize> = (0..self.m.pieces.len())
+            .filter(|&i| {
+                let p = &self.m.pieces[i];
+                !p.frozen && matches!(p.st, St::Pending { .. } | St::FinReq { .. })
+            })
+            .collect();
+        let changed: Vec<usize> = (0..N)
+            .filter(|&i| self.m.roles[i] != normal_roles(i) || !self.m.active[i])
+            .collect();
+        if roles < 160 && !changed.is_empty() {
+            let who = changed[usize::from(who) % changed.len()];
+            let offer = open
+                .iter()
+                .copied()
+                .find(|&i| self.answerer(i, true) == who);
+            let action = Action::SetRoles {
+                who,
+                roles: normal_roles(who),
+                active: true,
+            };
+            return (action, offer);
+        }
+        let (who, offer) = match who {
+            160..=223 if !open.is_empty() => {
+                let i = open[usize::from(who) % open.len()];
+                (self.answerer(i, true), Some(i))
+            }
+            0..=223 => (TOGGLED[usize::from(who) % TOGGLED.len()], None),
+            _ => (usize::from(who) % N, None),
+        };
+        let normal = normal_roles(who);
+        let (roles, active) = match roles % 16 {
+            0..=5 => (normal, false),
+            6..=9 => (Roles::AUDITOR, active),
+            10 | 11 if normal == Roles::SUPPLIER => (Roles::FINANCIER, active),
+            10 | 11 => (Roles::SUPPLIER, active),
+            12 | 13 => (normal.with(Roles::OPERATOR), active),
+            14 => (Roles(0), active),
+            _ => (Roles(normal.0 | 0x20), active),
+        };
+        (Action::SetRoles { who, roles, active }, offer)
+    }
+
+    /// An active operator, the fixture's own while it is one.
+    fn an_operator(&self) -> usize {
+        (0..N)
+            .find(|&i| self.m.active[i] && self.m.has_any(i, Roles::OPERATOR))
+            .unwrap_or(OPERATOR)
     }
 
     /// Who answers an offer: the recipient (or financier) to accept or reject it, the
@@ -1919,6 +2144,20 @@ impl Harness {
                         days: t - 1 - today,
                     }),
                     None => self.skipped += 1,
+                }
+                return;
+            }
+            Op::SetRoles {
+                who,
+                roles,
+                active,
+                signer,
+            } => {
+                let (action, offer) = self.role_change(*who, *roles, *active);
+                self.run(Self::who(*signer, self.an_operator()), action);
+                // The one chosen to answer an offer now answers it, or leaves it open.
+                if let Some(i) = offer {
+                    self.answer(i, roles >> 4);
                 }
                 return;
             }
@@ -2292,10 +2531,19 @@ impl Harness {
         assert!(self.run(signer, action));
     }
 
-    /// Runs `action`, which the model must predict refused for `rule`.
+    /// Runs `action`, which the model must predict refused for `rule` and the ledger must
+    /// refuse naming exactly that rule.
     fn refused(&mut self, signer: usize, action: Action, rule: &str) {
         assert!(self.m.check(signer, &action).contains(&rule), "{action:?}");
+        let key = (action.name(), rule.to_string());
+        let before = self.refusals.get(&key).copied().unwrap_or(0);
         assert!(!self.run(signer, action));
+        let after = self.refusals.get(&key).copied().unwrap_or(0);
+        assert_eq!(
+            after,
+            before + 1,
+            "the ledger named a rule other than {rule}"
+        );
     }
 
     /// The model index of the only piece matching `f`.
@@ -2450,4 +2698,114 @@ fn an_unfrozen_offer_past_its_expiry_expires_at_the_next_block() {
     assert_eq!(h.m.roots[0].st, RSt::Void);
     assert_eq!(h.m.lines[&BANK].used, 0);
     assert_eq!(h.m.docs[0].issued, 0);
+}
+
+/// The rules that depend on the roles held *now*, step by step under the model: who may
+/// update participants, an offer taken only by a current supplier (a former one may still
+/// reject it), financing paid only by a current financier, recipients and counterparties
+/// active and in role, a credit line usable only while its grantor is an active financier
+/// or operator, and a deactivated participant refused whatever it signs.
+#[test]
+fn role_and_activity_changes_apply_when_acted_on() {
+    let mut h = Harness::new(Fixture::standard());
+    let set = |who: usize, roles: Roles, active: bool| Action::SetRoles { who, roles, active };
+    let issue = |amount: u64| Action::Issue {
+        doc: 0,
+        to: T1,
+        amount,
+        days: 30,
+        grantor: BANK,
+    };
+    let hash = h.fresh_doc_hash();
+    h.must(
+        CORE,
+        Action::Anchor {
+            hash,
+            seller: T1,
+            amount: 1_000_000,
+        },
+    );
+
+    // Only an operator updates participants, with a valid role set, never locking itself out.
+    h.refused(AUDITOR, set(T1, Roles::AUDITOR, true), "MissingRole");
+    h.refused(OPERATOR, set(OPERATOR, Roles::AUDITOR, true), "SelfLockout");
+    h.refused(
+        OPERATOR,
+        set(OPERATOR, Roles::OPERATOR, false),
+        "SelfLockout",
+    );
+    h.refused(OPERATOR, set(T1, Roles(0), true), "InvalidRoles");
+    h.refused(OPERATOR, set(T1, Roles(0x40), true), "InvalidRoles");
+
+    // t1 is offered a certificate, then made auditor-only: it may reject, not accept, and
+    // receives no new certificate.
+    h.must(CORE, issue(300_000));
+    h.must(OPERATOR, set(T1, Roles::AUDITOR, true));
+    h.refused(T1, Action::Accept(Some(0)), "MissingRole");
+    h.refused(CORE, issue(100_000), "CounterpartyRole");
+    h.must(T1, Action::Reject(Some(0)));
+    assert_eq!(h.m.roots[0].st, RSt::Void);
+
+    // Restored and offered again, then deactivated: it signs nothing, not even a rejection,
+    // and receives nothing; reactivated, it accepts.
+    h.must(OPERATOR, set(T1, Roles::SUPPLIER, true));
+    h.must(CORE, issue(300_000));
+    h.must(OPERATOR, set(T1, Roles::SUPPLIER, false));
+    h.refused(T1, Action::Reject(Some(1)), "Inactive");
+    h.refused(CORE, issue(100_000), "Inactive");
+    h.must(OPERATOR, set(T1, Roles::SUPPLIER, true));
+    h.must(T1, Action::Accept(Some(1)));
+
+    // Transfers only to active suppliers; a recipient that loses the role before answering
+    // may reject the part (it returns to t1) but not accept it.
+    h.must(OPERATOR, set(T2A, Roles::SUPPLIER, false));
+    h.must(OPERATOR, set(T2B, Roles::AUDITOR, true));
+    let to = |who: usize| Action::Transfer {
+        piece: Some(1),
+        outputs: vec![(who, 100_000)],
+    };
+    h.refused(T1, to(T2A), "Inactive");
+    h.refused(T1, to(T2B), "CounterpartyRole");
+    h.must(T1, to(T3A));
+    let to_t3a = h.only(|p| p.holder == T3A);
+    h.must(OPERATOR, set(T3A, Roles::AUDITOR, true));
+    h.refused(T3A, Action::Accept(Some(to_t3a)), "MissingRole");
+    h.must(T3A, Action::Reject(Some(to_t3a)));
+
+    // Financing only from an active financier, paid only while it still is one.
+    let change = h.only(|p| p.holder == T1 && p.st == St::Active && p.amount == 200_000);
+    let request = |financier: usize| Action::RequestFinancing {
+        piece: Some(change),
+        financier,
+        amount: 200_000,
+        rate: 40_000,
+    };
+    h.must(OPERATOR, set(FACTOR, Roles::FINANCIER, false));
+    h.refused(T1, request(FACTOR), "Inactive");
+    h.must(T1, request(BANK));
+    h.must(OPERATOR, set(BANK, Roles::AUDITOR, true));
+    h.refused(BANK, accept_financing(Some(change), 1), "MissingRole");
+    // Nor does the bank's line back a new certificate while the bank is out of role or
+    // inactive.
+    h.refused(CORE, issue(100_000), "CounterpartyRole");
+    h.must(OPERATOR, set(BANK, Roles::FINANCIER, false));
+    h.refused(CORE, issue(100_000), "Inactive");
+    h.refused(BANK, accept_financing(Some(change), 1), "Inactive");
+    h.must(OPERATOR, set(BANK, Roles::FINANCIER, true));
+    h.must(BANK, accept_financing(Some(change), 1));
+    h.must(CORE, issue(100_000));
+
+    // A second operator may deactivate the first, which then signs nothing; it cannot lock
+    // itself out, and it restores the first.
+    h.must(
+        OPERATOR,
+        set(AUDITOR, Roles::AUDITOR.with(Roles::OPERATOR), true),
+    );
+    assert_eq!(h.m.active_operators(), 2);
+    h.must(AUDITOR, set(OPERATOR, Roles::OPERATOR, false));
+    assert_eq!(h.m.active_operators(), 1);
+    h.refused(OPERATOR, set(T2A, Roles::SUPPLIER, true), "Inactive");
+    h.refused(AUDITOR, set(AUDITOR, Roles::AUDITOR, true), "SelfLockout");
+    h.must(AUDITOR, set(OPERATOR, Roles::OPERATOR, true));
+    assert_eq!(h.m.active_operators(), 2);
 }
