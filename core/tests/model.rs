@@ -1709,6 +1709,19 @@ impl Harness {
         Hash32(sha256(format!("model-doc-{}", self.docs_made).as_bytes()))
     }
 
+    /// The obligor anchors a fresh document of `amount` with T1 as seller (scripted tests).
+    fn anchor_for_t1(&mut self, amount: u64) {
+        let hash = self.fresh_doc_hash();
+        self.must(
+            CORE,
+            Action::Anchor {
+                hash,
+                seller: T1,
+                amount,
+            },
+        );
+    }
+
     fn body(&self, a: &Action) -> TxBody {
         let m = &self.m;
         let addr = |i: usize| m.addrs[i];
@@ -2563,15 +2576,7 @@ impl Harness {
 #[test]
 fn frozen_and_pending_offers_at_a_late_settlement() {
     let mut h = Harness::new(Fixture::standard());
-    let hash = h.fresh_doc_hash();
-    h.must(
-        CORE,
-        Action::Anchor {
-            hash,
-            seller: T1,
-            amount: 1_000_000,
-        },
-    );
+    h.anchor_for_t1(1_000_000);
     let issue = Action::Issue {
         doc: 0,
         to: T1,
@@ -2659,15 +2664,7 @@ fn frozen_and_pending_offers_at_a_late_settlement() {
 #[test]
 fn an_unfrozen_offer_past_its_expiry_expires_at_the_next_block() {
     let mut h = Harness::new(Fixture::standard());
-    let hash = h.fresh_doc_hash();
-    h.must(
-        CORE,
-        Action::Anchor {
-            hash,
-            seller: T1,
-            amount: 500_000,
-        },
-    );
+    h.anchor_for_t1(500_000);
     let issue = Action::Issue {
         doc: 0,
         to: T1,
@@ -2716,15 +2713,7 @@ fn role_and_activity_changes_apply_when_acted_on() {
         days: 30,
         grantor: BANK,
     };
-    let hash = h.fresh_doc_hash();
-    h.must(
-        CORE,
-        Action::Anchor {
-            hash,
-            seller: T1,
-            amount: 1_000_000,
-        },
-    );
+    h.anchor_for_t1(1_000_000);
 
     // Only an operator updates participants, with a valid role set, never locking itself out.
     h.refused(AUDITOR, set(T1, Roles::AUDITOR, true), "MissingRole");
