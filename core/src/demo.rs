@@ -684,22 +684,26 @@ fn scenario(d: &mut Demo<'_>) -> Result<DemoReport, DemoError> {
     })?;
     writeln!(
         d.out,
-        "   face {} CNY, rate {}, {} days ({:?})",
-        quote.face, quote.rate, quote.days, quote.day_count
+        "   face {}, rate {}, {} days ({:?})",
+        in_cny(quote.face),
+        quote.rate,
+        quote.days,
+        quote.day_count
     )?;
     writeln!(
         d.out,
-        "   interest = {} × {} × {} / {} = {} CNY (rounded half-up to the fen)",
-        quote.face,
+        "   interest = {} × {} × {} / {} = {} (rounded half-up to the fen)",
+        in_cny(quote.face),
         quote.rate,
         quote.days,
         quote.day_count.basis(),
-        quote.interest
+        in_cny(quote.interest)
     )?;
     writeln!(
         d.out,
-        "   proceeds paid to t3a now = {} CNY; the bank is paid {} CNY at maturity",
-        quote.proceeds, quote.face
+        "   proceeds paid to t3a now = {}; the bank is paid {} at maturity",
+        in_cny(quote.proceeds),
+        in_cny(quote.face)
     )?;
     let expected_interest =
         (u128::from(quote.face.0) * u128::from(quote.rate.0) * u128::from(quote.days)
@@ -734,9 +738,9 @@ fn scenario(d: &mut Demo<'_>) -> Result<DemoReport, DemoError> {
             .collect();
         writeln!(
             d.out,
-            "     {:<5} {:>14} CNY  {}",
+            "     {:<5} {:>18}  {}",
             name,
-            Amount(sum).to_string(),
+            in_cny(Amount(sum)),
             ids.join(", ")
         )?;
     }
@@ -779,14 +783,14 @@ fn scenario(d: &mut Demo<'_>) -> Result<DemoReport, DemoError> {
         let payee = d.name_of(&e.payee);
         writeln!(
             d.out,
-            "     piece {}  pay {:<7} {:>14} CNY{}",
+            "     piece {}  pay {:<7} {:>18}{}",
             short(&e.piece),
             payee,
-            e.amount.to_string(),
+            in_cny(e.amount),
             if e.withheld { "  (withheld)" } else { "" }
         )?;
     }
-    writeln!(d.out, "     total {:>30} CNY", clearing.total.to_string())?;
+    writeln!(d.out, "     total {:>34}", in_cny(clearing.total))?;
 
     step(
         d,
@@ -910,6 +914,11 @@ fn scenario(d: &mut Demo<'_>) -> Result<DemoReport, DemoError> {
     })
 }
 
+/// The demo's amounts are all in CNY.
+fn in_cny(amount: Amount) -> Money {
+    Money::new(amount, cny())
+}
+
 fn print_tree(
     d: &mut Demo<'_>,
     id: &Hash32,
@@ -928,10 +937,10 @@ fn print_tree(
     let holder = d.name_of(&p.holder);
     writeln!(
         d.out,
-        "  {}{} {:>14} CNY  tier {}  holder {:<7} {}",
+        "  {}{} {:>18}  tier {}  holder {:<7} {}",
         "   ".repeat(depth),
         short(id),
-        p.amount.to_string(),
+        in_cny(p.amount),
         p.tier,
         holder,
         status

@@ -117,7 +117,7 @@ pub enum TxError {
     InvalidCurrency,
     // ---- credit & documents ---------------------------------------------------------
     /// A credit line cannot be set below what is in use.
-    #[error("credit limit {limit} is below the {used} already in use")]
+    #[error("credit limit of {limit} minor units is below the {used} already in use")]
     LimitBelowUsed {
         /// Requested limit.
         limit: Amount,
@@ -135,7 +135,7 @@ pub enum TxError {
         currency: Currency,
     },
     /// Issuing would exceed the credit line.
-    #[error("credit line exceeded: {requested} requested, {available} available")]
+    #[error("credit line exceeded: {requested} minor units requested, {available} available")]
     CreditExceeded {
         /// Amount requested.
         requested: Amount,
@@ -162,7 +162,7 @@ pub enum TxError {
     },
     /// Issuing would exceed the document's amount (the same invoice used twice).
     #[error(
-        "document limit exceeded: {requested} requested, {remaining} remaining of the invoice"
+        "document limit exceeded: {requested} minor units requested, {remaining} remaining of the invoice"
     )]
     DocumentExceeded {
         /// Amount requested.
@@ -175,7 +175,7 @@ pub enum TxError {
     #[error("amount must be positive")]
     ZeroAmount,
     /// An amount below the configured minimum unit.
-    #[error("amount {amount} is below the minimum unit {min_unit}")]
+    #[error("amount of {amount} minor units is below the minimum unit of {min_unit}")]
     BelowMinimum {
         /// Amount given.
         amount: Amount,
@@ -186,7 +186,7 @@ pub enum TxError {
     #[error("amount overflow")]
     Overflow,
     /// Outputs exceed the piece.
-    #[error("outputs total {outputs} but the piece holds {available}")]
+    #[error("outputs total {outputs} minor units but the piece holds {available}")]
     SplitExceedsPiece {
         /// Sum of outputs.
         outputs: Amount,

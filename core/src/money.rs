@@ -57,9 +57,11 @@ impl Amount {
 }
 
 impl fmt::Display for Amount {
-    /// Shows the amount with two decimals, the exponent of every currency Cascade lists today.
+    /// Shows the whole number of minor units. An amount alone does not know where its decimal
+    /// point goes (a yen has no minor unit, a Kuwaiti dinar has three), so only [`Money`]
+    /// shows one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -98,6 +100,28 @@ impl Currency {
     /// because borsh accepts any three bytes.
     pub fn is_valid(&self) -> bool {
         self.0.iter().all(u8::is_ascii_uppercase)
+    }
+
+    /// Digits after the decimal point of this currency's major unit: ISO 4217's "minor
+    /// unit" column (JPY 0, CNY 2, KWD 3, CLF 4). Codes the standard gives no minor unit
+    /// (gold, special drawing rights, the test code) and codes it does not list get their
+    /// own treatment: the former 0 (shown as whole units), the latter 2, the most common
+    /// exponent. Used only to *show* amounts; the ledger keeps and checks minor units.
+    pub fn minor_digits(&self) -> u8 {
+        match &self.0 {
+            // Currencies whose minor unit is not the usual hundredth.
+            b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG"
+            | b"RWF" | b"UGX" | b"UYI" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
+            // Withdrawn codes without a minor unit, for old contracts that still name them.
+            b"ADP" | b"BEF" | b"BYB" | b"BYR" | b"ESP" | b"GRD" | b"ITL" | b"LUF" | b"MGF"
+            | b"PTE" | b"ROL" | b"TPE" | b"TRL" => 0,
+            b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
+            b"CLF" | b"UYW" => 4,
+            // ISO 4217 "N.A.": precious metals, units of account, testing, no currency.
+            b"XAG" | b"XAU" | b"XBA" | b"XBB" | b"XBC" | b"XBD" | b"XDR" | b"XPD" | b"XPT"
+            | b"XSU" | b"XTS" | b"XUA" | b"XXX" => 0,
+            _ => 2,
+        }
     }
 
     /// The code as text.
@@ -143,9 +167,31 @@ pub struct Money {
     pub currency: Currency,
 }
 
+impl Money {
+    /// `amount` minor units of `currency`.
+    pub fn new(amount: Amount, currency: Currency) -> Money {
+        Money { amount, currency }
+    }
+}
+
 impl fmt::Display for Money {
+    /// Shows the amount in major units with the currency's own number of decimals
+    /// ([`Currency::minor_digits`]) and the code: `1234.56 CNY`, `1234 JPY`, `1.234 KWD`.
+    /// Width and alignment apply to the whole text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount, self.currency)
+        let digits = u32::from(self.currency.minor_digits());
+        let minor = self.amount.0;
+        let text = match 10u64.checked_pow(digits) {
+            Some(scale) if digits > 0 => format!(
+                "{}.{:0width$} {}",
+                minor / scale,
+                minor % scale,
+                self.currency,
+                width = digits as usize
+            ),
+            _ => format!("{minor} {}", self.currency),
+        };
+        f.pad(&text)
     }
 }
 
@@ -174,8 +220,49 @@ mod tests {
     }
 
     #[test]
-    fn display_uses_two_decimals() {
-        assert_eq!(Amount(123_456).to_string(), "1234.56");
-        assert_eq!(Amount(5).to_string(), "0.05");
+    fn an_amount_alone_shows_minor_units() {
+        assert_eq!(Amount(123_456).to_string(), "123456");
+        assert_eq!(format!("{:>8}", Amount(5)), "       5");
+    }
+
+    fn money(amount: u64, code: &str) -> Money {
+        Money::new(Amount(amount), Currency::new(code).unwrap())
+    }
+
+    #[test]
+    fn money_shows_the_currencys_own_decimals() {
+        assert_eq!(money(123_456, "CNY").to_string(), "1234.56 CNY");
+        assert_eq!(money(5, "USD").to_string(), "0.05 USD");
+        assert_eq!(money(0, "EUR").to_string(), "0.00 EUR");
+        assert_eq!(money(123_456, "JPY").to_string(), "123456 JPY");
+        assert_eq!(money(123_456, "KWD").to_string(), "123.456 KWD");
+        assert_eq!(money(7, "CLF").to_string(), "0.0007 CLF");
+        assert_eq!(money(3, "XAU").to_string(), "3 XAU");
+        // A code ISO 4217 does not list is shown with the usual two decimals.
+        assert_eq!(money(150, "ZZZ").to_string(), "1.50 ZZZ");
+        assert_eq!(
+            money(u64::MAX, "USD").to_string(),
+            "184467440737095516.15 USD"
+        );
+        assert_eq!(format!("{:>12}", money(1_000, "CNY")), "   10.00 CNY");
+    }
+
+    #[test]
+    fn minor_digits_follow_iso_4217() {
+        let digits = |code: &str| Currency::new(code).unwrap().minor_digits();
+        for (code, expected) in [
+            ("CNY", 2),
+            ("USD", 2),
+            ("HKD", 2),
+            ("JPY", 0),
+            ("KRW", 0),
+            ("VND", 0),
+            ("BHD", 3),
+            ("TND", 3),
+            ("CLF", 4),
+            ("XDR", 0),
+        ] {
+            assert_eq!(digits(code), expected, "{code}");
+        }
     }
 }

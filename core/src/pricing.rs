@@ -115,7 +115,7 @@ pub enum PricingError {
         maturity: Day,
     },
     /// The interest would exceed the face value (rate too high for the tenor).
-    #[error("interest {interest} would exceed face {face}")]
+    #[error("interest of {interest} minor units would exceed the face of {face}")]
     InterestExceedsFace {
         /// Computed interest.
         interest: Amount,

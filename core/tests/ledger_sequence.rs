@@ -1244,7 +1244,7 @@ fn request_financing_whose_interest_would_exceed_face_is_refused() {
         (receipt.code, receipt.log.as_str()),
         (
             37,
-            "cannot price financing: interest 10000.01 would exceed face 10000.00"
+            "cannot price financing: interest of 1000001 minor units would exceed the face of 1000000"
         )
     );
     assert!(receipt.events.is_empty());
