@@ -15,7 +15,7 @@ use cascade_core::wallet::client::{
     Clock, TxStatus, Wallet, WalletConfig, WalletError, WalletEvent,
 };
 use cascade_core::wallet::keys::{LocalKey, Signer};
-use cascade_core::wallet::light::TrustAnchor;
+use cascade_core::wallet::light::{LightClientError, TrustAnchor};
 use cascade_core::wallet::solo_transport::{SoloClock, SoloTransport};
 use cascade_core::wallet::transport::{
     BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
@@ -1146,4 +1146,231 @@ fn a_financier_sees_the_obligors_proven_settlement_record() {
         .expect("read");
     assert_eq!(ledger, paid);
     assert_eq!(record(&mut t1, &core_a), paid);
+}
+
+// ---- answers bound to the question, fresh state, the shipped anchor -----------------------
+
+/// Answers chosen queries with the (genuine) answer to another query, e.g. another
+/// certificate's lineage.
+struct Redirect {
+    inner: Arc<dyn Transport>,
+    map: Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl Redirect {
+    fn new(inner: Arc<dyn Transport>) -> Redirect {
+        Redirect {
+            inner,
+            map: Mutex::new(std::collections::BTreeMap::new()),
+        }
+    }
+
+    fn set(&self, asked: &Query, answered: &Query) {
+        self.map
+            .lock()
+            .expect("map lock")
+            .insert(asked.path(), answered.path());
+    }
+}
+
+impl Transport for Redirect {
+    fn name(&self) -> String {
+        format!("redirect({})", self.inner.name())
+    }
+    fn status(&self) -> Result<NodeStatus, TransportError> {
+        self.inner.status()
+    }
+    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
+        self.inner.light_block(height)
+    }
+    fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
+        let mapped = self.map.lock().expect("map lock").get(path).cloned();
+        self.inner.query(mapped.as_deref().unwrap_or(path))
+    }
+    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
+        self.inner.broadcast(tx)
+    }
+}
+
+/// A node that keeps the first answer it gave to each query and, once told to, serves that
+/// old answer again (a genuine, correctly proven, but stale state).
+struct Replay {
+    inner: Arc<dyn Transport>,
+    kept: Mutex<std::collections::BTreeMap<String, QueryResult>>,
+    replaying: std::sync::atomic::AtomicBool,
+}
+
+impl Transport for Replay {
+    fn name(&self) -> String {
+        format!("replay({})", self.inner.name())
+    }
+    fn status(&self) -> Result<NodeStatus, TransportError> {
+        self.inner.status()
+    }
+    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
+        self.inner.light_block(height)
+    }
+    fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
+        let mut kept = self.kept.lock().expect("kept lock");
+        if self.replaying.load(Ordering::SeqCst) {
+            if let Some(old) = kept.get(path) {
+                return Ok(old.clone());
+            }
+        }
+        let r = self.inner.query(path)?;
+        kept.entry(path.to_string()).or_insert_with(|| r.clone());
+        Ok(r)
+    }
+    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
+        self.inner.broadcast(tx)
+    }
+}
+
+/// A lineage proof carries the certificate it is about; a node answering the question about
+/// one certificate with the genuine, complete lineage of another must be caught, not shown
+/// as the lineage asked for.
+#[test]
+fn a_lineage_of_another_certificate_is_refused() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let asked = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    let other = issue(&mut net, &mut bank, &mut core, "t1", 70_000_00, 30);
+    let redirect = Arc::new(Redirect::new(net.live.clone()));
+    let mut t1 = net.wallet_over("t1", redirect.clone());
+    let (rec, pieces) = t1.lineage(&asked).expect("honest lineage");
+    assert_eq!((rec.face, pieces[0].0), (Amount(100_000_00), asked));
+
+    redirect.set(&Query::Lineage(asked), &Query::Lineage(other));
+    match t1.lineage(&asked) {
+        Err(WalletError::Proof(ProofError::WrongKey)) => {}
+        Ok((rec, pieces)) => panic!(
+            "another certificate's lineage was shown as {asked}'s: face {:?}, pieces {:?}",
+            rec.face,
+            pieces.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+        ),
+        Err(e) => panic!("expected WrongKey, got {e:?}"),
+    }
+}
+
+/// A node cannot serve a state older than one the wallet has already verified: an obligor
+/// record from before a certificate was accepted would hide it from the financier pricing
+/// against it. (The old answer is genuine and its proof checks against the old app hash.)
+#[test]
+fn an_answer_older_than_the_verified_state_is_refused() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let mut t1 = net.wallet("t1");
+    let core_a = net.addr("core");
+    let replay = Arc::new(Replay {
+        inner: net.live.clone(),
+        kept: Mutex::new(std::collections::BTreeMap::new()),
+        replaying: std::sync::atomic::AtomicBool::new(false),
+    });
+    let mut fooled = net.wallet_over("bank", replay.clone());
+    // Kept by the node: the record before any certificate (proven absent).
+    assert_eq!(record(&mut fooled, &core_a), ObligorRecord::default());
+
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::Accept { piece: root });
+    let accepted = ObligorRecord {
+        certificates: 1,
+        ..ObligorRecord::default()
+    };
+    refresh(&mut fooled);
+    assert_eq!(record(&mut fooled, &core_a), accepted);
+    let verified = fooled.view().expect("view").version;
+
+    replay.replaying.store(true, Ordering::SeqCst);
+    match fooled.obligor_record(&core_a) {
+        Err(WalletError::Light(LightClientError::WrongHeight { requested, got })) => {
+            assert!(got < verified && requested >= verified, "{requested} {got}");
+        }
+        other => panic!("a stale record must be refused, got {other:?}"),
+    }
+    replay.replaying.store(false, Ordering::SeqCst);
+    assert_eq!(record(&mut fooled, &core_a), accepted);
+}
+
+/// The cache remembers what was verified from the anchor it was created with. Opened with
+/// another anchor (the app ships a new root of trust, or another chain), that state must not
+/// be trusted: the wallet starts from the anchor it was given.
+#[test]
+fn a_cache_verified_under_another_anchor_is_not_trusted() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t1.redb");
+    {
+        let mut t1 = net.open("t1", &path, net.live.clone());
+        refresh(&mut t1);
+        assert_eq!(offers_in(&t1)[0].0, root);
+        assert!(t1.known_root(&root).is_some());
+    }
+    let mut config = net.config();
+    config.anchor = TrustAnchor::genesis_validators(testkit::CHAIN_ID, Hash32([0xab; 32]));
+    let mut t1 = Wallet::open(
+        &path,
+        config,
+        net.signer("t1"),
+        net.live.clone(),
+        vec![],
+        net.clock(),
+    )
+    .expect("open");
+    assert!(
+        t1.view().is_none() && t1.light_client().is_none() && t1.known_root(&root).is_none(),
+        "state verified under another anchor is still trusted: view at {:?}",
+        t1.view().map(|v| v.version)
+    );
+    match t1.refresh() {
+        Err(WalletError::Light(LightClientError::InvalidAnchor { .. })) => {}
+        other => panic!("the new anchor must be checked, got {other:?}"),
+    }
+    drop(t1);
+    // Back with the right anchor: the discarded state stays discarded, and is verified anew.
+    let mut t1 = net.open("t1", &path, net.live.clone());
+    assert!(t1.view().is_none() && t1.known_root(&root).is_none());
+    refresh(&mut t1);
+    assert_eq!(offers_in(&t1)[0].0, root);
+}
+
+/// A wallet configured with transactions that never expire (`tx_ttl_blocks` at its maximum)
+/// signs them with the furthest expiry height instead of overflowing.
+#[test]
+fn a_maximal_validity_window_saturates() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    let mut config = net.config();
+    config.tx_ttl_blocks = u64::MAX;
+    let mut t1 = Wallet::in_memory(
+        config,
+        net.signer("t1"),
+        net.live.clone(),
+        vec![],
+        net.clock(),
+    )
+    .expect("wallet");
+    refresh(&mut t1);
+    let submitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        t1.submit(TxBody::Accept { piece: root })
+    }));
+    let hash = match submitted {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(e)) => panic!("submit: {e}"),
+        Err(_) => panic!("submit panicked on the expiry height"),
+    };
+    assert_eq!(t1.transactions()[&hash].expiry_height, u64::MAX);
+    net.block();
+    refresh(&mut t1);
+    assert!(matches!(
+        t1.tx_status(&hash),
+        Some(TxStatus::Committed { .. })
+    ));
 }

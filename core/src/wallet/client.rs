@@ -354,7 +354,9 @@ impl std::fmt::Debug for Wallet {
 
 impl Wallet {
     /// Opens (or creates) a wallet whose cache lives at `path`. No network is used: the last
-    /// verified view and the tracked transactions are read from the cache.
+    /// verified view and the tracked transactions are read from the cache. A cache verified
+    /// from another trust anchor than `config.anchor` keeps only its tracked transactions:
+    /// its verified state is deleted and verified anew from `config.anchor` on `refresh`.
     pub fn open(
         path: &Path,
         config: WalletConfig,
@@ -421,12 +423,24 @@ impl Wallet {
     }
 
     fn load(&mut self) -> Result<(), WalletError> {
+        let saved = {
+            let r = self.db.begin_read().map_err(storage)?;
+            let meta = r.open_table(META).map_err(storage)?;
+            let bytes = meta.get(META_LIGHT).map_err(storage)?;
+            match bytes {
+                Some(bytes) => Some(TrustedState::from_bytes(bytes.value())?),
+                None => None,
+            }
+        };
+        if let Some(state) = saved {
+            if state.anchor == self.config.anchor {
+                self.light = Some(LightClient::restore(state, self.config.options)?);
+            } else {
+                self.forget_verified()?;
+            }
+        }
         let r = self.db.begin_read().map_err(storage)?;
         let meta = r.open_table(META).map_err(storage)?;
-        if let Some(bytes) = meta.get(META_LIGHT).map_err(storage)? {
-            let state = TrustedState::from_bytes(bytes.value())?;
-            self.light = Some(LightClient::restore(state, self.config.options)?);
-        }
         if let Some(bytes) = meta.get(META_VIEW).map_err(storage)? {
             self.view = Some(codec::decode_stored(bytes.value()).map_err(storage)?);
         }
@@ -452,6 +466,23 @@ impl Wallet {
                 .insert(id, codec::decode_stored(v.value()).map_err(storage)?);
         }
         Ok(())
+    }
+
+    /// Deletes everything the cache holds as verified (light-client state, view, proven
+    /// certificates), keeping the tracked transactions. Used when the configured anchor is
+    /// not the one the cache was verified from: the app ships a new root of trust (or points
+    /// at another chain), and what was verified from the old one must not be shown as
+    /// verified, nor vouch for new headers.
+    fn forget_verified(&self) -> Result<(), WalletError> {
+        let w = self.db.begin_write().map_err(storage)?;
+        {
+            let mut meta = w.open_table(META).map_err(storage)?;
+            meta.remove(META_LIGHT).map_err(storage)?;
+            meta.remove(META_VIEW).map_err(storage)?;
+        }
+        w.delete_table(ROOTS).map_err(storage)?;
+        w.open_table(ROOTS).map_err(storage)?;
+        w.commit().map_err(storage)
     }
 
     fn save(&self) -> Result<(), WalletError> {
@@ -645,6 +676,11 @@ impl Wallet {
         let Answer::Lineage(proof) = answer else {
             return Err(WalletError::WrongAnswer { path: query.path() });
         };
+        // `LineageProof::verify` checks the certificate the proof names; it must be the one
+        // asked about, or a node could answer with another certificate's genuine lineage.
+        if proof.root != *root {
+            return Err(ProofError::WrongKey.into());
+        }
         Ok(proof.verify(&app_hash)?)
     }
 
@@ -679,20 +715,27 @@ impl Wallet {
     /// the same query (once the header exists) verifies the kept answer instead of asking
     /// again, so retrying always converges. The kept answer is at most a few blocks old and
     /// still proven; a later call asks afresh.
+    ///
+    /// An answer about a state older than one already verified (the view's, or the one whose
+    /// app hash the latest trusted header carries) is refused: its proof is genuine, but a
+    /// node replaying old state could hide what changed since (a certificate that went
+    /// overdue, a piece that moved). A kept answer that has become that old is asked afresh.
     fn ask_proven(&mut self, query: &Query) -> Result<(Answer, Hash32), WalletError> {
         const MAX_HELD: usize = 64;
         let path = query.path();
+        let floor = self.verified_floor();
         let answer = match self.held_answers.remove(&path) {
-            Some(answer) => answer,
-            None => self.ask(query)?.1,
+            Some(answer) if answer_version(query, &answer).is_some_and(|v| v >= floor) => answer,
+            _ => self.ask(query)?.1,
         };
-        let version = match (query, &answer) {
-            (Query::Piece(_) | Query::Root(_) | Query::ObligorRecord(_), Answer::State(p)) => {
-                p.version
-            }
-            (Query::Lineage(_), Answer::Lineage(p)) => p.root_proof.version,
-            _ => return Err(WalletError::WrongAnswer { path }),
-        };
+        let version = answer_version(query, &answer)
+            .ok_or(WalletError::WrongAnswer { path: path.clone() })?;
+        if version < floor {
+            return Err(WalletError::Light(LightClientError::WrongHeight {
+                requested: floor,
+                got: version,
+            }));
+        }
         match self.app_hash_for(version) {
             Ok((app_hash, _)) => Ok((answer, app_hash)),
             Err(e @ WalletError::AwaitingNextBlock { .. }) => {
@@ -704,6 +747,17 @@ impl Wallet {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The oldest state version an answer may be about: the verified view's, and the one
+    /// proven by the latest trusted header (header `H` carries the app hash of state `H - 1`).
+    fn verified_floor(&self) -> u64 {
+        let view = self.view.as_ref().map_or(0, |v| v.version);
+        let light = self
+            .light
+            .as_ref()
+            .map_or(0, |l| l.trusted_height().saturating_sub(1));
+        view.max(light)
     }
 
     /// Syncs the light client to the chain head, re-verifies the account and its lists,
@@ -1092,7 +1146,8 @@ impl Wallet {
             chain_id,
             signer: self.signer.public_key(),
             nonce: view.account.nonce + in_flight,
-            expiry_height: view.version + self.config.tx_ttl_blocks,
+            // A window past the last height means "never expires", not an overflow.
+            expiry_height: view.version.saturating_add(self.config.tx_ttl_blocks),
             body,
         };
         let signature = low_s(self.signer.sign_digest(&tx.sign_digest())?)?;
@@ -1148,6 +1203,17 @@ impl Wallet {
         self.txs.insert(hash, tracked);
         self.save()?;
         Ok(hash)
+    }
+}
+
+/// The state version a single answer is about, if it is the kind of answer `query` needs.
+fn answer_version(query: &Query, answer: &Answer) -> Option<u64> {
+    match (query, answer) {
+        (Query::Piece(_) | Query::Root(_) | Query::ObligorRecord(_), Answer::State(p)) => {
+            Some(p.version)
+        }
+        (Query::Lineage(_), Answer::Lineage(p)) => Some(p.root_proof.version),
+        _ => None,
     }
 }
 

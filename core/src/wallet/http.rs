@@ -276,6 +276,18 @@ impl HttpTransport {
             if result.validators.is_empty() {
                 return Err(self.malformed(format!("validator page {page} at {height} is empty")));
             }
+            // Bound what is held to `MAX_PAGES * PER_PAGE` validators: a page longer than
+            // asked for, or a total beyond the bound, is refused at once rather than read
+            // page after page.
+            if result.validators.len() > PER_PAGE || result.total > MAX_PAGES * PER_PAGE {
+                return Err(self.malformed(format!(
+                    "validator page {page} at {height} lists {} validators of {} (at most \
+                     {PER_PAGE} a page and {} in all)",
+                    result.validators.len(),
+                    result.total,
+                    MAX_PAGES * PER_PAGE
+                )));
+            }
             all.extend(result.validators);
             if all.len() >= result.total {
                 if all.len() > result.total {
@@ -470,6 +482,44 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A node answering `/validators` with pages longer than asked for, under a total above
+    /// the bound, is refused at its first page: nothing it says is accumulated page after
+    /// page (up to `MAX_PAGES` responses of the client's size limit each).
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn oversized_validator_pages_are_refused_at_the_first_page() {
+        let key = crate::testkit::validator_signing_key("v").verification_key();
+        let info = validator::Info::new(
+            tendermint::PublicKey::from_raw_ed25519(key.as_bytes())
+                .unwrap_or_else(|| panic!("an ed25519 key")),
+            tendermint::vote::Power::from(1_u32),
+        );
+        let page: Vec<_> = (0..PER_PAGE + 50).map(|_| info.clone()).collect();
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": -1,
+            "result": {
+                "block_height": "5",
+                "validators": page,
+                "count": (PER_PAGE + 50).to_string(),
+                "total": (MAX_PAGES * PER_PAGE * 2).to_string(),
+            }
+        });
+        let node = scripted(Ok(HttpResponse {
+            status: 200,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }));
+        let t = HttpTransport::with_client("http://n:1", node.clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let result = t.validators(5);
+        let asked = node.asked.lock().map(|a| a.len()).unwrap_or_default();
+        assert!(
+            matches!(result, Err(TransportError::Malformed { .. })) && asked == 1,
+            "{asked} pages read, then {:?}",
+            result.map(|set| set.validators().len())
+        );
     }
 
     fn down_error() -> TransportError {
