@@ -1374,3 +1374,161 @@ fn a_maximal_validity_window_saturates() {
         Some(TxStatus::Committed { .. })
     ));
 }
+
+// ---- a refusal is the node's word until the nonce is used -------------------------------
+
+/// A node that, while armed, drops the transactions it is sent (answering "admitted") and
+/// claims every transaction it is asked about was refused: a receipt it made up.
+struct FakeRefusal {
+    inner: Arc<dyn Transport>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl Transport for FakeRefusal {
+    fn name(&self) -> String {
+        format!("fake-refusal({})", self.inner.name())
+    }
+    fn status(&self) -> Result<NodeStatus, TransportError> {
+        self.inner.status()
+    }
+    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
+        self.inner.light_block(height)
+    }
+    fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
+        let real = self.inner.query(path)?;
+        if !self.armed.load(Ordering::SeqCst) || !path.starts_with("/receipt/") {
+            return Ok(real);
+        }
+        let hash = Hash32::from_hex(path.trim_start_matches("/receipt/")).expect("receipt path");
+        let made_up = cascade_core::ledger::TxReceipt {
+            hash,
+            height: real.height,
+            index: 0,
+            code: 7,
+            log: "made-up refusal".into(),
+            events: vec![],
+        };
+        Ok(QueryResult {
+            value: codec::encode(&Answer::Receipt(Some(made_up))),
+            ..real
+        })
+    }
+    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
+        if !self.armed.load(Ordering::SeqCst) {
+            return self.inner.broadcast(tx);
+        }
+        Ok(BroadcastResult {
+            code: 0,
+            log: String::new(),
+            hash: Hash32(cascade_core::crypto::sha256(tx)),
+        })
+    }
+}
+
+/// A refusal receipt is the node's word, and refused bytes stay valid until their expiry
+/// height: a transaction reported refused whose nonce is still unused is checked again, and
+/// shown committed (with one `Confirmed` event after the one `Failed`) if the same bytes
+/// commit after all, here sent again through an honest node.
+#[test]
+fn a_refused_transaction_that_commits_after_all_is_shown_committed() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 50_000_00, 30);
+    let node = Arc::new(FakeRefusal {
+        inner: net.live.clone(),
+        armed: std::sync::atomic::AtomicBool::new(true),
+    });
+    let mut t1 = net.wallet_over("t1", node.clone());
+    refresh(&mut t1);
+    let accept = submit(&mut t1, TxBody::Accept { piece: root });
+    assert_eq!(net.mempool(), 0, "the lying node dropped it");
+
+    let ev = refresh(&mut t1);
+    let refused = TxStatus::Failed {
+        code: 7,
+        reason: "made-up refusal".into(),
+    };
+    assert_eq!(t1.tx_status(&accept), Some(&refused));
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, WalletEvent::Failed { tx, .. } if *tx == accept))
+            .count(),
+        1,
+        "{ev:?}"
+    );
+    // Checked again, still refused: no second event.
+    let ev = refresh(&mut t1);
+    assert!(
+        !ev.iter().any(|e| matches!(e, WalletEvent::Failed { .. })),
+        "{ev:?}"
+    );
+
+    // The same bytes reach an honest node and commit.
+    node.armed.store(false, Ordering::SeqCst);
+    let bytes = t1.transactions()[&accept].bytes.clone();
+    assert_eq!(net.live.broadcast(&bytes).expect("broadcast").code, 0);
+    let s = net.block();
+    assert!(s.txs.iter().any(|t| t.code == 0), "{:?}", s.txs);
+    let ev = refresh(&mut t1);
+    let height = s.height;
+    assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Committed { height }));
+    assert!(
+        ev.contains(&WalletEvent::Confirmed { tx: accept, height }),
+        "{ev:?}"
+    );
+    assert!(holdings(&t1).iter().any(|(id, _)| *id == root));
+}
+
+/// A refusal becomes final once the nonce is used by the next transaction: the wallet
+/// reuses the refused transaction's nonce, and once that commits the refused one is no
+/// longer checked: it stays failed, with no further event, and its bytes can no longer
+/// commit.
+#[test]
+fn a_refusal_is_final_once_its_nonce_is_reused() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let first = issue(&mut net, &mut bank, &mut core, "t1", 50_000_00, 30);
+    let second = issue(&mut net, &mut bank, &mut core, "t1", 20_000_00, 30);
+    let node = Arc::new(FakeRefusal {
+        inner: net.live.clone(),
+        armed: std::sync::atomic::AtomicBool::new(true),
+    });
+    let mut t1 = net.wallet_over("t1", node.clone());
+    refresh(&mut t1);
+    let nonce = t1.view().expect("view").account.nonce;
+    let refused = submit(&mut t1, TxBody::Accept { piece: first });
+    refresh(&mut t1);
+    let made_up = TxStatus::Failed {
+        code: 7,
+        reason: "made-up refusal".into(),
+    };
+    assert_eq!(t1.tx_status(&refused), Some(&made_up));
+
+    node.armed.store(false, Ordering::SeqCst);
+    let (accept, height) = run(&mut net, &mut t1, TxBody::Accept { piece: second });
+    assert_eq!(
+        t1.transactions()[&accept].nonce,
+        nonce,
+        "the nonce is reused"
+    );
+    let ev = refresh(&mut t1);
+    assert!(
+        ev.contains(&WalletEvent::Confirmed { tx: accept, height }),
+        "{ev:?}"
+    );
+    assert!(
+        !ev.iter().any(|e| matches!(e, WalletEvent::Failed { .. })),
+        "{ev:?}"
+    );
+    assert_eq!(t1.tx_status(&refused), Some(&made_up));
+    // The refused bytes are dead: the ledger refuses them (nonce used), nothing changes.
+    let bytes = t1.transactions()[&refused].bytes.clone();
+    assert_ne!(net.live.broadcast(&bytes).expect("broadcast").code, 0);
+    net.block();
+    let ev = refresh(&mut t1);
+    assert!(ev.is_empty(), "{ev:?}");
+    assert_eq!(t1.tx_status(&refused), Some(&made_up));
+    assert!(offers_in(&t1).iter().any(|(id, _)| *id == first));
+}

@@ -240,7 +240,11 @@ pub enum TxStatus {
         /// Block height.
         height: u64,
     },
-    /// Will never commit.
+    /// Refused, superseded or expired. Superseded and expired are final. A refusal (code
+    /// other than 0) is final once the nonce is used by another transaction or the expiry
+    /// height passes; until then the same bytes may still commit (a refused transaction does
+    /// not consume its nonce), so `refresh` keeps checking it and reports `Confirmed` if they
+    /// do. The next transaction submitted reuses the nonce and so supersedes it.
     Failed {
         /// Ledger error code (0 when superseded or expired).
         code: u32,
@@ -304,7 +308,8 @@ pub enum WalletEvent {
         /// Height.
         height: u64,
     },
-    /// One of this wallet's transactions failed for good.
+    /// One of this wallet's transactions was refused, superseded or expired (see
+    /// [`TxStatus::Failed`]; a refusal may still be followed by `Confirmed`).
     Failed {
         /// Hash.
         tx: Hash32,
@@ -901,13 +906,17 @@ impl Wallet {
     ) -> Result<(Vec<(Hash32, TxStatus)>, Vec<WalletEvent>), WalletError> {
         let mut events = Vec::new();
         let mut statuses = Vec::new();
-        let pending: Vec<Hash32> = self
+        let open: Vec<Hash32> = self
             .txs
             .values()
-            .filter(|t| t.status == TxStatus::Pending)
+            // A refusal still open at the last view gets one more look at the new one, which
+            // may be where its bytes committed after all.
+            .filter(|t| {
+                t.status == TxStatus::Pending || is_provisional_refusal(t, self.view.as_ref())
+            })
             .map(|t| t.hash)
             .collect();
-        for hash in pending {
+        for hash in open {
             let Some(tx) = self.txs.get(&hash).cloned() else {
                 continue;
             };
@@ -936,8 +945,18 @@ impl Wallet {
                     code: 0,
                     reason: format!("expired at height {}", tx.expiry_height),
                 },
+                // Still refused and not yet final: nothing new to say.
+                _ if tx.status != TxStatus::Pending => continue,
                 _ => TxStatus::Pending,
             };
+            // One `Failed` event per transaction: a refusal repeated, or made final, is no news.
+            let known = match (&tx.status, &status) {
+                (TxStatus::Failed { .. }, TxStatus::Failed { .. }) => true,
+                (old, new) => old == new,
+            };
+            if known {
+                continue;
+            }
             match &status {
                 TxStatus::Committed { height } => events.push(WalletEvent::Confirmed {
                     tx: hash,
@@ -1204,6 +1223,17 @@ impl Wallet {
         self.save()?;
         Ok(hash)
     }
+}
+
+/// True for a transaction the node reported refused whose refusal is not final yet: its
+/// nonce is unused and its expiry height has not passed. Refused bytes stay valid until
+/// then (a refusal does not consume the nonce), and the refusal receipt is the node's word,
+/// not a proof, so such a transaction is checked again on every refresh; it becomes
+/// `Committed` if it (or the same bytes, sent again by anyone) commits after all.
+/// `view` is the state the refusal is judged at; with none, it is open.
+fn is_provisional_refusal(tx: &TrackedTx, view: Option<&VerifiedView>) -> bool {
+    matches!(tx.status, TxStatus::Failed { code, .. } if code != 0)
+        && view.is_none_or(|v| v.account.nonce <= tx.nonce && v.version < tx.expiry_height)
 }
 
 /// The state version a single answer is about, if it is the kind of answer `query` needs.
