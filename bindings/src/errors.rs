@@ -98,6 +98,17 @@ impl From<KeyError> for KeyPairError {
     }
 }
 
+impl KeyPairError {
+    /// What a `Signer` error says, without the "the signer failed" its `Display` adds: for
+    /// wrapping into another signer error, whose own `Display` says it once.
+    pub(crate) fn into_reason(self) -> String {
+        match self {
+            KeyPairError::Signer { reason } => reason,
+            other => other.to_string(),
+        }
+    }
+}
+
 /// An exception the app's `HostSigner` threw that is not a `KeyPairError`.
 impl From<uniffi::UnexpectedUniFFICallbackError> for KeyPairError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> KeyPairError {
@@ -292,7 +303,7 @@ impl From<CoreWalletError> for WalletError {
                 WalletError::AwaitingNextBlock { version }
             }
             CoreWalletError::Key(k) => WalletError::Signer {
-                reason: KeyPairError::from(k).to_string(),
+                reason: KeyPairError::from(k).into_reason(),
             },
             CoreWalletError::Storage(reason) => WalletError::Storage { reason },
             CoreWalletError::NotSynced => WalletError::NotSynced,

@@ -24,12 +24,33 @@ impl std::fmt::Debug for KeyPair {
 }
 
 /// A new key and the recovery phrase it was derived from.
+///
+/// Its `Display` and `Debug` (exported: Kotlin's `toString()`, Swift's `description` and
+/// `debugDescription`, Python's `str()` and `repr()`) show the address, never the phrase, so
+/// logging or printing the record cannot leak the wallet's master secret.
 #[derive(uniffi::Record)]
+#[uniffi::export(Display, Debug)]
 pub struct GeneratedKey {
     /// Account 0 of the phrase.
     pub key: Arc<KeyPair>,
     /// The 24-word BIP-39 phrase: show it to the user once, then drop it.
     pub phrase: String,
+}
+
+impl std::fmt::Display for GeneratedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GeneratedKey({}, recovery words withheld)",
+            self.key.address()
+        )
+    }
+}
+
+impl std::fmt::Debug for GeneratedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Generates a new 24-word phrase from the OS random source and derives its account-0 key.
@@ -43,6 +64,9 @@ pub fn generate_key() -> Result<GeneratedKey, KeyPairError> {
         phrase: new.phrase.to_string(),
     })
 }
+
+/// One past the largest account index: BIP-32 normal (non-hardened) children are below 2^31.
+const MAX_ACCOUNT_INDEX: u32 = 1 << 31;
 
 fn invalid(field: &str, reason: impl Into<String>) -> KeyPairError {
     KeyPairError::InvalidInput {
@@ -63,6 +87,18 @@ impl KeyPair {
     ) -> Result<Arc<KeyPair>, KeyPairError> {
         let phrase = Zeroizing::new(phrase);
         let passphrase = Zeroizing::new(passphrase);
+        // The index is the last, non-hardened step of the BIP-32 path: indexes from 2^31 on
+        // are the hardened range and cannot be expressed there. Caught here so the app gets
+        // an input error naming the argument, not the core's internal "derivation failed".
+        if index >= MAX_ACCOUNT_INDEX {
+            return Err(invalid(
+                "index",
+                format!(
+                    "{index} is not an account index (0 to {})",
+                    MAX_ACCOUNT_INDEX - 1
+                ),
+            ));
+        }
         let key = LocalKey::from_mnemonic(&phrase, &passphrase, index)?;
         Ok(Arc::new(KeyPair { key: Arc::new(key) }))
     }
@@ -195,7 +231,7 @@ impl Signer for ForeignSigner {
         let signer = |reason: String| KeyError::Signer { reason };
         let sig = catch_unwind(AssertUnwindSafe(|| self.host.sign_digest(digest.to_vec())))
             .map_err(|_| signer("the signer panicked".into()))?
-            .map_err(|e| signer(e.to_string()))?;
+            .map_err(|e| signer(e.into_reason()))?;
         let bytes: [u8; 64] = sig.as_slice().try_into().map_err(|_| {
             signer(format!(
                 "expected a 64-byte compact signature, got {} bytes ({})",
@@ -254,5 +290,38 @@ mod tests {
             key.sign_digest(vec![0; 31]),
             Err(KeyPairError::InvalidInput { .. })
         ));
+    }
+
+    #[test]
+    fn a_generated_key_prints_without_its_phrase() {
+        let generated = generate_key().expect("generate");
+        let address = generated.key.address();
+        for shown in [format!("{generated}"), format!("{generated:?}")] {
+            assert!(shown.contains(&address), "{shown}");
+            // The display's own words are not BIP-39 words, so no phrase word can appear.
+            for word in generated.phrase.split(' ') {
+                assert!(
+                    !shown
+                        .split(|c: char| !c.is_alphanumeric())
+                        .any(|w| w == word),
+                    "{word:?} leaks into {shown}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_account_index_beyond_bip32_is_invalid_input_naming_it() {
+        for index in [1 << 31, u32::MAX] {
+            assert!(
+                matches!(
+                    KeyPair::from_mnemonic(PHRASE.into(), String::new(), index),
+                    Err(KeyPairError::InvalidInput { ref field, .. }) if field == "index"
+                ),
+                "index {index}"
+            );
+        }
+        let last = KeyPair::from_mnemonic(PHRASE.into(), String::new(), (1 << 31) - 1);
+        assert!(last.is_ok(), "{:?}", last.err());
     }
 }

@@ -21,8 +21,9 @@
 //!
 //! Network-bound wallet calls are `async` (uniffi's tokio support): their blocking work runs
 //! on tokio's blocking pool, so awaiting them from a Kotlin coroutine, a Swift `Task` or
-//! Python's asyncio never blocks the caller's thread. The sync calls are local and fast.
-//! Foreign traits (`HostSigner`, `HttpClient`, `WalletListener`) are called from those
+//! Python's asyncio never blocks the caller's thread. The sync calls are local and fast: they
+//! read a copy of the wallet's state taken at the end of each call, so they never wait for a
+//! refresh or transaction in progress (they see the state from before it). Foreign traits (`HostSigner`, `HttpClient`, `WalletListener`) are called from those
 //! background threads. The signer and the HTTP client run while their wallet is locked, so
 //! they must not call back into that wallet; the listener runs with the wallet unlocked and
 //! may call its sync methods.

@@ -84,10 +84,16 @@ fn reason_of(e: WalletError) -> String {
 /// The genesis the config describes.
 fn genesis(config: &SoloConfig) -> Result<Genesis, NodeError> {
     let chain_id = config.chain_id.trim();
-    if chain_id.is_empty() || chain_id.len() > 50 || chain_id != config.chain_id {
+    // CometBFT's own rule (checked with its parser, so the two cannot drift apart): 1 to 50
+    // of A-Z, a-z, 0-9, '-', '_', '.'. Checked here so the error names `chain_id` instead of
+    // surfacing later from the node as a genesis (`participants`) error.
+    if chain_id.is_empty()
+        || chain_id != config.chain_id
+        || tendermint::chain::Id::try_from(chain_id).is_err()
+    {
         return Err(config_err(
             "chain_id",
-            "1 to 50 characters without surrounding spaces",
+            "1 to 50 characters, each a letter, digit, '-', '_' or '.'",
         ));
     }
     let day =
@@ -243,7 +249,15 @@ impl SoloNode {
                 reason: format!("{days} is not between 1 and {MAX_ADVANCE_DAYS}"),
             });
         }
+        // A block time past the last representable day is this argument's fault: name it.
         self.produce_after(i64::from(days) * 86_400)
+            .map_err(|e| match e {
+                NodeError::InvalidInput { reason, .. } => NodeError::InvalidInput {
+                    field: "days".into(),
+                    reason,
+                },
+                other => other,
+            })
     }
 
     /// Height of the latest block (0 before the first).
@@ -283,5 +297,51 @@ impl SoloNode {
     /// chain through it. Asking for the commit of the block after the latest produces it.
     pub fn rpc_get(&self, url: String) -> HttpReply {
         crate::rpc::get(&self.live, &url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyPair;
+    use crate::types::Role;
+
+    fn config(chain_id: &str) -> SoloConfig {
+        let key = KeyPair::from_secret(vec![7; 32]).expect("key");
+        SoloConfig {
+            chain_id: chain_id.into(),
+            genesis_day: "2025-01-06".into(),
+            participants: vec![GenesisParticipant {
+                public_key: key.public_key(),
+                roles: vec![Role::Operator],
+                legal_id: "op".into(),
+            }],
+            data_dir: None,
+        }
+    }
+
+    #[test]
+    fn a_chain_id_cometbft_refuses_is_a_config_error_naming_chain_id() {
+        for bad in ["a b", "caf\u{e9}", "x\u{0}", "tab\there"] {
+            match SoloNode::new(config(bad)) {
+                Err(NodeError::InvalidConfig { field, .. }) => {
+                    assert_eq!(field, "chain_id", "chain id {bad:?}")
+                }
+                other => panic!("chain id {bad:?}: {other:?}"),
+            }
+        }
+        assert!(SoloNode::new(config("cascade-test_1.0")).is_ok());
+    }
+
+    #[test]
+    fn advancing_past_the_last_representable_day_names_days() {
+        let mut cfg = config("c");
+        cfg.genesis_day = "9999-12-30".into();
+        let node = SoloNode::new(cfg).expect("node");
+        match node.advance_days(MAX_ADVANCE_DAYS) {
+            Err(NodeError::InvalidInput { field, .. }) => assert_eq!(field, "days"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(node.height().ok(), Some(0), "nothing was produced");
     }
 }

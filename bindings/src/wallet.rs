@@ -16,17 +16,20 @@ use crate::types::{
     TransferOutput, TrustAnchor, TxState, WalletEvent, WalletView,
 };
 use cascade_core::crypto::sha256;
-use cascade_core::pricing::DayCount;
+use cascade_core::pricing::{self, DayCount};
 use cascade_core::tx::{Output, TxBody};
+use cascade_core::types::RootRecord;
 use cascade_core::wallet::client::{
-    Clock, SystemClock, Wallet as CoreWallet, WalletConfig, WalletError as CoreWalletError,
+    Clock, SystemClock, TxStatus, VerifiedView, Wallet as CoreWallet, WalletConfig,
+    WalletError as CoreWalletError,
 };
 use cascade_core::wallet::http::HttpTransport;
 use cascade_core::wallet::keys::Signer;
 use cascade_core::wallet::light::TrustAnchor as CoreAnchor;
 use cascade_core::wallet::solo_transport::{SoloClock, SoloTransport};
 use cascade_core::wallet::transport::Transport;
-use cascade_core::{Amount, Hash32, Money};
+use cascade_core::{Amount, Hash32, Money, TxError};
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,8 +56,55 @@ const MAX_REFERENCE: usize = 1024;
 #[derive(uniffi::Object)]
 pub struct Wallet {
     inner: Arc<Mutex<CoreWallet>>,
+    /// What the sync calls read. The core wallet's lock is held through network calls (a
+    /// refresh, a broadcast), so a sync call taking it would wait for the network, blocking
+    /// the app's UI thread; this copy, refreshed at the end of every call that holds that
+    /// lock, is only ever locked for a moment.
+    local: Arc<Mutex<Local>>,
     listener: Arc<Mutex<Option<Arc<dyn WalletListener>>>>,
     address: String,
+}
+
+/// The wallet's local state as of its last completed call: the verified view, the proven
+/// terms of the certificates its pieces belong to, the tracked transactions' statuses.
+#[derive(Default)]
+struct Local {
+    view: Option<VerifiedView>,
+    roots: BTreeMap<Hash32, RootRecord>,
+    txs: BTreeMap<Hash32, TxStatus>,
+}
+
+impl Local {
+    fn of(w: &CoreWallet) -> Local {
+        let view = w.view().cloned();
+        let roots = view
+            .iter()
+            .flat_map(|v| v.holdings.iter().chain(&v.offers_in).chain(&v.offers_out))
+            .filter_map(|(_, p)| Some((p.root, w.known_root(&p.root)?.clone())))
+            .collect();
+        let txs = w
+            .transactions()
+            .iter()
+            .map(|(hash, t)| (*hash, t.status.clone()))
+            .collect();
+        Local { view, roots, txs }
+    }
+}
+
+/// Replaces the sync calls' copy with `w`'s current state (whatever a panic elsewhere left
+/// in the old copy is overwritten whole).
+fn publish(local: &Mutex<Local>, w: &CoreWallet) {
+    let fresh = Local::of(w);
+    match local.lock() {
+        Ok(mut l) => *l = fresh,
+        Err(p) => *p.into_inner() = fresh,
+    }
+}
+
+fn lock_local(local: &Mutex<Local>) -> Result<MutexGuard<'_, Local>, WalletError> {
+    local.lock().map_err(|_| WalletError::Internal {
+        reason: poisoned("wallet view"),
+    })
 }
 
 impl std::fmt::Debug for Wallet {
@@ -106,6 +156,7 @@ fn open(
     };
     Ok(Arc::new(Wallet {
         address: inner.address().to_hex(),
+        local: Arc::new(Mutex::new(Local::of(&inner))),
         inner: Arc::new(Mutex::new(inner)),
         listener: Arc::new(Mutex::new(None)),
     }))
@@ -169,7 +220,7 @@ fn signer_of(host: Arc<dyn HostSigner>) -> Result<Arc<dyn Signer>, WalletError> 
     ForeignSigner::new(host)
         .map(|s| Arc::new(s) as Arc<dyn Signer>)
         .map_err(|e| WalletError::Signer {
-            reason: e.to_string(),
+            reason: e.into_reason(),
         })
 }
 
@@ -181,9 +232,13 @@ impl Wallet {
         F: FnOnce(&mut CoreWallet) -> Result<T, WalletError> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let local = self.local.clone();
         let work = move || {
             let mut wallet = lock(&inner)?;
-            job(&mut wallet)
+            let result = job(&mut wallet);
+            // Failed calls too: a refused broadcast can still change what is tracked.
+            publish(&local, &wallet);
+            result
         };
         run_blocking(work).await
     }
@@ -309,12 +364,14 @@ impl Wallet {
         self.address.clone()
     }
 
-    /// What the wallet last verified (none before the first successful refresh). Local.
+    /// What the wallet last verified (none before the first successful refresh). Local:
+    /// never waits for a refresh or transaction in progress (it shows the view from before
+    /// it).
     pub fn view(&self) -> Result<Option<WalletView>, WalletError> {
-        let w = lock(&self.inner)?;
-        match w.view() {
+        let l = lock_local(&self.local)?;
+        match &l.view {
             None => Ok(None),
-            Some(v) => types::view(v, |id| w.known_root(id)).map(Some),
+            Some(v) => types::view(v, |id| l.roots.get(id)).map(Some),
         }
     }
 
@@ -334,32 +391,43 @@ impl Wallet {
                 "the amount must be at least one minor unit",
             ));
         }
-        let mut w = lock(&self.inner)?;
-        let root = {
-            let view = w.view().ok_or(WalletError::NotSynced)?;
-            let (_, p) = view
-                .holdings
-                .iter()
-                .find(|(pid, _)| *pid == id)
-                .ok_or_else(|| WalletError::NotInWallet {
-                    id: piece.clone(),
-                    list: "holdings".into(),
-                })?;
-            p.root
-        };
+        let l = lock_local(&self.local)?;
+        let view = l.view.as_ref().ok_or(WalletError::NotSynced)?;
+        let (_, p) = view
+            .holdings
+            .iter()
+            .find(|(pid, _)| *pid == id)
+            .ok_or_else(|| WalletError::NotInWallet {
+                id: piece.clone(),
+                list: "holdings".into(),
+            })?;
         // The terms are kept with the view; never go to the network from a sync call.
-        if w.known_root(&root).is_none() {
-            return Err(WalletError::NotSynced);
+        let root = l.roots.get(&p.root).ok_or(WalletError::NotSynced)?;
+        // The core wallet's quote, on the copy (its lock may be held through a refresh).
+        let amount = Amount(amount);
+        if amount > p.amount {
+            return Err(CoreWalletError::from(TxError::SplitExceedsPiece {
+                outputs: amount,
+                available: p.amount,
+            })
+            .into());
         }
-        let q = w.quote(&id, Amount(amount), rate, DayCount::Act360)?;
+        let q = pricing::discount(
+            amount,
+            rate,
+            view.today,
+            root.terms.maturity,
+            DayCount::Act360,
+        )
+        .map_err(|e| CoreWalletError::from(TxError::Pricing(e)))?;
         Ok(types::quote(&q))
     }
 
     /// Where a submitted transaction stands (none if this wallet did not submit it).
     pub fn tx_state(&self, tx: String) -> Result<Option<TxState>, WalletError> {
         let hash = parse_id("tx", &tx)?;
-        let w = lock(&self.inner)?;
-        Ok(w.tx_status(&hash).map(types::tx_state))
+        let l = lock_local(&self.local)?;
+        Ok(l.txs.get(&hash).map(types::tx_state))
     }
 
     /// Sets (or, with none, removes) the listener told about each refresh's events.

@@ -693,6 +693,99 @@ class SoloRpcTest(unittest.TestCase):
         self.assertIn(b"must be less than or equal to", missing.body)
 
 
+class GatedProxy(SoloProxy):
+    """A `SoloProxy` whose GETs, once `close_gate()` is called, wait until `open_gate()`: a
+    slow network, held at a known point."""
+
+    def __init__(self, node):
+        super().__init__(node)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waiting = threading.Event()
+
+    def close_gate(self):
+        self.waiting.clear()
+        self.gate.clear()
+
+    def open_gate(self):
+        self.gate.set()
+
+    def get(self, url):
+        if not self.gate.is_set():
+            self.waiting.set()
+            self.gate.wait(30)
+        return super().get(url)
+
+
+class AuditTest(unittest.TestCase):
+    """Defects found by the FFI audit, kept as regression tests."""
+
+    def test_a_generated_phrase_is_not_in_str_or_repr(self):
+        generated = cascade.generate_key()
+        self.assertEqual(len(generated.phrase.split()), 24)
+        for shown in (str(generated), repr(generated)):
+            for word in set(generated.phrase.split()):
+                self.assertNotRegex(shown, r"\b%s\b" % word, "the recovery phrase leaks into " + shown)
+        self.assertIn(generated.key.address(), str(generated))
+
+    def test_a_signer_failure_says_what_failed_once(self):
+        # The variant already says "signer"; the reason is what the signer said (Kotlin's
+        # message / Swift's description prefix it once: "the signer failed: ...").
+        c = Chain()
+        expected = {
+            "typed": "user cancelled the biometric prompt",
+            "raise": "ValueError('the keystore is locked')",
+            "short": "expected a 64-byte compact signature, got 10 bytes (0101010101010101)",
+        }
+        for mode, reason in expected.items():
+            with self.subTest(mode=mode):
+                w = Wallet.solo_with_signer(c.node, BrokenSigner(key(1), mode), None)
+                run(w.refresh())
+                with self.assertRaises(WalletError.Signer) as err:
+                    run(w.anchor_document("doc-" + mode, 1_00, CNY, c.addr("core"), c.addr("t1")))
+                self.assertEqual(err.exception.reason, reason)
+        with self.assertRaises(WalletError.Signer) as err:
+            Wallet.solo_with_signer(c.node, BrokenSigner(key(1), "bad-key"), None)
+        self.assertEqual(err.exception.reason, "the signer's public key is not a compressed secp256k1 key")
+
+    def test_sync_calls_do_not_wait_for_a_refresh_on_the_network(self):
+        yesterday = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
+        c = Chain(genesis_day=yesterday.isoformat())
+        proxy = GatedProxy(c.node)
+        w = Wallet.connect_with_client(
+            c.node.trust_anchor(), "https://solo.example", [], proxy, PySigner(c.keys["t1"]), None
+        )
+        run(w.refresh())
+        before = w.view()
+        self.assertIsNotNone(before)
+        c.node.produce_block()
+        proxy.close_gate()
+        refreshing = threading.Thread(target=lambda: run(w.refresh()), daemon=True)
+        refreshing.start()
+        try:
+            self.assertTrue(proxy.waiting.wait(30), "the refresh never reached the network")
+            answers = {}
+
+            def local_calls():
+                answers["view"] = w.view()
+                answers["tx_state"] = w.tx_state("00" * 32)
+                try:
+                    w.quote("11" * 32, 1, 100)
+                except WalletError.NotInWallet as e:
+                    answers["quote"] = e.list
+
+            reader = threading.Thread(target=local_calls, daemon=True)
+            reader.start()
+            reader.join(5)
+            self.assertFalse(reader.is_alive(), "view/tx_state/quote waited for the network refresh")
+            self.assertEqual(answers, {"view": before, "tx_state": None, "quote": "holdings"})
+        finally:
+            proxy.open_gate()
+            refreshing.join(30)
+        self.assertFalse(refreshing.is_alive())
+        self.assertGreater(w.view().height, before.height)
+
+
 class SurfaceTest(unittest.TestCase):
     def test_free_functions(self):
         self.assertRegex(cascade.library_version(), r"^\d+\.\d+\.\d+$")

@@ -270,6 +270,19 @@ final class LifecycleTests: XCTestCase {
         let expected = SHA256.hash(data: Data(legalId.utf8)).map { String(format: "%02x", $0) }.joined()
         XCTAssertEqual(legalIdHash(legalId: legalId), expected)
     }
+
+    /// Printing or logging a generated key never shows its recovery phrase (the record's
+    /// `description` and `debugDescription` come from the library, which withholds it).
+    func testGeneratedKeyDescriptionWithholdsThePhrase() throws {
+        let generated = try generateKey()
+        let words = Set(generated.phrase.split(separator: " ").map(String.init))
+        XCTAssertEqual(generated.phrase.split(separator: " ").count, 24)
+        for shown in [String(describing: generated), String(reflecting: generated)] {
+            let tokens = Set(shown.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))
+            XCTAssertTrue(tokens.isDisjoint(with: words), shown)
+            XCTAssertTrue(shown.contains(generated.key.address()), shown)
+        }
+    }
 }
 
 /// Collects events; the library calls it from a background thread.

@@ -8,6 +8,8 @@ import kotlinx.coroutines.flow.receiveAsFlow
 import org.cascade.ffi.Wallet
 import org.cascade.ffi.WalletEvent
 import org.cascade.ffi.WalletListener
+import java.lang.ref.WeakReference
+import java.util.WeakHashMap
 
 /**
  * A live subscription to a wallet's events, as a coroutine [Flow].
@@ -33,7 +35,10 @@ class WalletEventSubscription internal constructor(private val wallet: Wallet) :
     }
 
     init {
-        wallet.setListener(listener)
+        synchronized(current) {
+            current[wallet] = WeakReference(this)
+            wallet.setListener(listener)
+        }
     }
 
     /** The events, in the order the library reported them; completes on [close]. */
@@ -41,8 +46,24 @@ class WalletEventSubscription internal constructor(private val wallet: Wallet) :
 
     override fun close() {
         if (channel.close()) {
-            wallet.setListener(null)
+            // Only while this subscription still holds the slot: clearing it after a newer
+            // subscription took it over would silently cut that one off.
+            synchronized(current) {
+                if (current[wallet]?.get() === this) {
+                    current.remove(wallet)
+                    wallet.setListener(null)
+                }
+            }
         }
+    }
+
+    private companion object {
+        /**
+         * Which subscription holds each wallet's listener slot. Weak both ways (the key, and
+         * the value, which refers to its wallet), so it keeps nothing alive; also the lock
+         * that orders subscribing and closing.
+         */
+        val current = WeakHashMap<Wallet, WeakReference<WalletEventSubscription>>()
     }
 }
 
