@@ -78,3 +78,11 @@ pub fn legal_id_hash(legal_id: String) -> String {
 pub fn document_hash(reference: String) -> String {
     types::hex(&cascade_core::crypto::sha256(reference.as_bytes()))
 }
+
+/// Digits after the decimal point of `currency`'s major unit, ISO 4217's minor unit (2 for
+/// CNY, 0 for JPY, 3 for KWD): where the point goes when an app shows an amount, which the
+/// ledger keeps in minor units. A well-formed code ISO 4217 does not list gets 2.
+#[uniffi::export]
+pub fn currency_minor_digits(currency: String) -> Result<u8, WalletError> {
+    Ok(types::parse_currency("currency", &currency)?.minor_digits())
+}

@@ -363,6 +363,9 @@ pub struct FinancingQuote {
     pub interest: u64,
     /// Paid now: face − interest.
     pub proceeds: u64,
+    /// Days in the year of the ledger's day count: 360 (ACT/360, the default) or 365
+    /// (ACT/365); interest = face × rate × days / `day_basis`.
+    pub day_basis: u32,
 }
 
 /// One recipient of a transfer.
@@ -597,6 +600,7 @@ pub(crate) fn quote(q: &Quote) -> FinancingQuote {
         days: q.days,
         interest: q.interest.0,
         proceeds: q.proceeds.0,
+        day_basis: q.day_count.basis(),
     }
 }
 

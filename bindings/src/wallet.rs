@@ -16,11 +16,11 @@ use crate::types::{
     TransferOutput, TrustAnchor, TxState, WalletEvent, WalletView,
 };
 use cascade_core::crypto::sha256;
-use cascade_core::pricing::{self, DayCount};
+use cascade_core::pricing::DayCount;
 use cascade_core::tx::{Output, TxBody};
 use cascade_core::types::RootRecord;
 use cascade_core::wallet::client::{
-    Clock, SystemClock, TxStatus, VerifiedView, Wallet as CoreWallet, WalletConfig,
+    quote_on, Clock, SystemClock, TxStatus, VerifiedView, Wallet as CoreWallet, WalletConfig,
     WalletError as CoreWalletError,
 };
 use cascade_core::wallet::http::HttpTransport;
@@ -28,7 +28,7 @@ use cascade_core::wallet::keys::Signer;
 use cascade_core::wallet::light::TrustAnchor as CoreAnchor;
 use cascade_core::wallet::solo_transport::{SoloClock, SoloTransport};
 use cascade_core::wallet::transport::Transport;
-use cascade_core::{Amount, Hash32, Money, TxError};
+use cascade_core::{Amount, Hash32, Money};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -66,11 +66,13 @@ pub struct Wallet {
 }
 
 /// The wallet's local state as of its last completed call: the verified view, the proven
-/// terms of the certificates its pieces belong to, the tracked transactions' statuses.
+/// terms of the certificates its pieces belong to, the ledger's proven day count, the
+/// tracked transactions' statuses.
 #[derive(Default)]
 struct Local {
     view: Option<VerifiedView>,
     roots: BTreeMap<Hash32, RootRecord>,
+    day_count: Option<DayCount>,
     txs: BTreeMap<Hash32, TxStatus>,
 }
 
@@ -87,7 +89,13 @@ impl Local {
             .iter()
             .map(|(hash, t)| (*hash, t.status.clone()))
             .collect();
-        Local { view, roots, txs }
+        let day_count = w.known_params().map(|p| p.day_count);
+        Local {
+            view,
+            roots,
+            day_count,
+            txs,
+        }
     }
 }
 
@@ -375,8 +383,9 @@ impl Wallet {
         }
     }
 
-    /// What financing `amount` of a held piece at `rate_bps` would pay today (ACT/360).
-    /// Local: uses the verified view and the certificate's proven terms.
+    /// What financing `amount` of a held piece at `rate_bps` would pay today, under the
+    /// ledger's day count. Local: uses the verified view, the certificate's proven terms and
+    /// the ledger's parameters proven with the last refresh.
     pub fn quote(
         &self,
         piece: String,
@@ -393,33 +402,12 @@ impl Wallet {
         }
         let l = lock_local(&self.local)?;
         let view = l.view.as_ref().ok_or(WalletError::NotSynced)?;
-        let (_, p) = view
-            .holdings
-            .iter()
-            .find(|(pid, _)| *pid == id)
-            .ok_or_else(|| WalletError::NotInWallet {
-                id: piece.clone(),
-                list: "holdings".into(),
-            })?;
-        // The terms are kept with the view; never go to the network from a sync call.
-        let root = l.roots.get(&p.root).ok_or(WalletError::NotSynced)?;
-        // The core wallet's quote, on the copy (its lock may be held through a refresh).
-        let amount = Amount(amount);
-        if amount > p.amount {
-            return Err(CoreWalletError::from(TxError::SplitExceedsPiece {
-                outputs: amount,
-                available: p.amount,
-            })
-            .into());
-        }
-        let q = pricing::discount(
-            amount,
-            rate,
-            view.today,
-            root.terms.maturity,
-            DayCount::Act360,
-        )
-        .map_err(|e| CoreWalletError::from(TxError::Pricing(e)))?;
+        let day_count = l.day_count.ok_or(WalletError::NotSynced)?;
+        // The core wallet's quote, on the copy (its lock may be held through a refresh); the
+        // terms are kept with the view, so a sync call never goes to the network.
+        let q = quote_on(view, &id, Amount(amount), rate, day_count, |root| {
+            l.roots.get(root).cloned().ok_or(CoreWalletError::NotSynced)
+        })?;
         Ok(types::quote(&q))
     }
 

@@ -117,9 +117,10 @@ impl Currency {
             | b"PTE" | b"ROL" | b"TPE" | b"TRL" => 0,
             b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
             b"CLF" | b"UYW" => 4,
-            // ISO 4217 "N.A.": precious metals, units of account, testing, no currency.
+            // ISO 4217 "N.A.": precious metals, units of account, testing, no currency (and
+            // the withdrawn gold and UIC francs).
             b"XAG" | b"XAU" | b"XBA" | b"XBB" | b"XBC" | b"XBD" | b"XDR" | b"XPD" | b"XPT"
-            | b"XSU" | b"XTS" | b"XUA" | b"XXX" => 0,
+            | b"XSU" | b"XTS" | b"XUA" | b"XXX" | b"XFO" | b"XFU" => 0,
             _ => 2,
         }
     }

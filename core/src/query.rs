@@ -54,6 +54,9 @@ pub enum Query {
     /// late, overdue now. Financiers price a certificate by its obligor's record. Last, so
     /// the borsh indexes of the variants above stay as they were.
     ObligorRecord(Address),
+    /// The ledger's parameters (proven): the day count a quote must use, the minimum unit,
+    /// the caps. They can change (`UpdateParams`), so a wallet proves them with its view.
+    Params,
 }
 
 /// A node's answer to a [`Query`].
@@ -107,6 +110,7 @@ impl Query {
             Query::Document(h) => ("document", h.to_hex()),
             Query::Validator(k) => ("validator", k.to_hex()),
             Query::Consortium => return "/consortium".into(),
+            Query::Params => return "/params".into(),
             Query::Receipt(h) => ("receipt", h.to_hex()),
             Query::History(h) => ("history", h.to_hex()),
             Query::ObligorRecord(a) => ("obligor", a.to_hex()),
@@ -148,6 +152,7 @@ impl Query {
                 }
             })?),
             "consortium" if arg.is_empty() => Query::Consortium,
+            "params" if arg.is_empty() => Query::Params,
             "receipt" => Query::Receipt(hash()?),
             "history" => Query::History(hash()?),
             "obligor" => Query::ObligorRecord(address()?),
@@ -181,6 +186,7 @@ impl Ledger {
             Query::Receipt(h) => self.receipt(h).map(Answer::Receipt),
             Query::History(id) => self.history(id).map(Answer::History),
             Query::ObligorRecord(a) => state(keys::obligor(a)),
+            Query::Params => state(keys::PARAMS.to_vec()),
         }
     }
 }
@@ -209,6 +215,7 @@ mod tests {
             Query::Receipt(h),
             Query::History(h),
             Query::ObligorRecord(a),
+            Query::Params,
         ] {
             assert_eq!(Query::parse(&q.path()), Ok(q));
         }
@@ -226,6 +233,9 @@ mod tests {
         assert_eq!(index(&Query::Piece(Hash32([0; 32]))), 0);
         assert_eq!(index(&Query::History(Hash32([0; 32]))), 13);
         assert_eq!(index(&Query::ObligorRecord(Address([0; 20]))), 14);
+        assert_eq!(index(&Query::Params), 15);
+        assert_eq!(Query::Params.path(), "/params");
+        assert!(Query::parse("/params/x").is_err());
     }
 
     /// The answer to an obligor query is the proven record: it verifies against the committed

@@ -64,6 +64,8 @@ const DROP_ONE: u8 = 1;
 const ALTER_ONE: u8 = 2;
 /// Obligor records only: answer with another obligor's (genuine) proof.
 const OTHER_KEY: u8 = 3;
+/// The ledger's parameters only: change the value's last byte.
+const ALTER_PARAMS: u8 = 4;
 
 /// Wraps a transport and, when told to, lies about holdings lists and obligor records
 /// (`DROP_ONE` hides a piece or the record, `ALTER_ONE` changes a value's last byte).
@@ -85,6 +87,19 @@ impl Transport for Lying {
     fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
         let mut r = self.inner.query(path)?;
         let mode = self.mode.load(Ordering::SeqCst);
+        if mode == ALTER_PARAMS {
+            if path == Query::Params.path() {
+                let mut answer: Answer = codec::decode_stored(&r.value).expect("answer decodes");
+                let Answer::State(proof) = &mut answer else {
+                    panic!("a parameters answer is a state proof")
+                };
+                let v = proof.value.as_mut().expect("parameters present");
+                let last = v.len() - 1;
+                v[last] ^= 1;
+                r.value = codec::encode(&answer);
+            }
+            return Ok(r);
+        }
         if mode != HONEST && path.starts_with("/obligor/") {
             return self.lie_about_obligor(path, r, mode);
         }
@@ -507,9 +522,7 @@ fn three_tier_lifecycle_through_wallets() {
 
     // Before financing: a quote equal to the ledger's pricing for the same inputs.
     let rate = AnnualRate::from_bps(450).expect("rate");
-    let quote = t3a
-        .quote(&p3a, Amount(100_000_00), rate, DayCount::Act360)
-        .expect("quote");
+    let quote = t3a.quote(&p3a, Amount(100_000_00), rate).expect("quote");
     let view = t3a.view().expect("view").clone();
     let maturity = t3a
         .root(&root)
@@ -1531,4 +1544,83 @@ fn a_refusal_is_final_once_its_nonce_is_reused() {
     assert!(ev.is_empty(), "{ev:?}");
     assert_eq!(t1.tx_status(&refused), Some(&made_up));
     assert!(offers_in(&t1).iter().any(|(id, _)| *id == first));
+}
+
+// ---- the ledger's parameters ----------------------------------------------------------------
+
+/// A quote uses the ledger's own day count, proven with each refresh: once the operator
+/// moves the chain to ACT/365, a wallet quotes the ACT/365 figures (what the ledger will
+/// pay), not the ACT/360 default, and a node cannot make it believe otherwise.
+#[test]
+fn a_quote_follows_the_ledgers_proven_day_count() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let face = Amount(100_000_00);
+    let root = issue(&mut net, &mut bank, &mut core, "t1", face.0, 90);
+    let mut t1 = net.wallet("t1");
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::Accept { piece: root });
+    refresh(&mut t1);
+    let rate = AnnualRate::from_bps(450).expect("rate");
+    let maturity = t1
+        .root(&root)
+        .expect("root")
+        .expect("present")
+        .terms
+        .maturity;
+    let priced = |w: &Wallet, day_count| {
+        let today = w.view().expect("view").today;
+        pricing::discount(face, rate, today, maturity, day_count).expect("pricing")
+    };
+    let day_count = |w: &Wallet| w.known_params().map(|p| p.day_count);
+    assert_eq!(day_count(&t1), Some(DayCount::Act360));
+    let quote = t1.quote(&root, face, rate).expect("quote");
+    assert_eq!(quote, priced(&t1, DayCount::Act360));
+
+    let mut operator = net.wallet("operator");
+    refresh(&mut operator);
+    let params = Params {
+        day_count: DayCount::Act365,
+        ..operator.chain_params().expect("params")
+    };
+    run(&mut net, &mut operator, TxBody::UpdateParams { params });
+    refresh(&mut t1);
+    assert_eq!(day_count(&t1), Some(DayCount::Act365));
+    let quote = t1.quote(&root, face, rate).expect("quote");
+    assert_eq!(quote, priced(&t1, DayCount::Act365));
+    assert_eq!(quote.day_count, DayCount::Act365);
+    assert_ne!(quote.interest, priced(&t1, DayCount::Act360).interest);
+
+    // Kept with the view: a wallet reopened offline still quotes under ACT/365.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t1.redb");
+    let mut cached = net.open("t1", &path, net.live.clone());
+    refresh(&mut cached);
+    drop(cached);
+    let offline = net.open("t1", &path, Arc::new(Down));
+    assert_eq!(day_count(&offline), Some(DayCount::Act365));
+}
+
+/// A node altering the parameters (to quote under another day count, say) is caught: the
+/// refresh fails, and the view and the proven parameters stay as they were.
+#[test]
+fn altered_parameters_are_refused() {
+    let net = Net::new();
+    let mode = Arc::new(AtomicU8::new(HONEST));
+    let lying = Arc::new(Lying {
+        inner: net.live.clone(),
+        mode: mode.clone(),
+    });
+    let mut t1 = net.wallet_over("t1", lying);
+    refresh(&mut t1);
+    let (params, view) = (t1.known_params().cloned(), t1.view().cloned());
+    assert_eq!(params, Some(Params::default()));
+    mode.store(ALTER_PARAMS, Ordering::SeqCst);
+    match t1.refresh() {
+        Err(WalletError::Proof(_)) => {}
+        other => panic!("altered parameters were not refused: {other:?}"),
+    }
+    assert_eq!(t1.known_params().cloned(), params);
+    assert_eq!(t1.view().cloned(), view);
 }

@@ -229,6 +229,7 @@ fn check_answer(app: &App, path: &str, r: &tendermint::abci::response::Query) {
         Query::Validator(k) => Some(keys::validator(k)),
         Query::Consortium => Some(keys::CONSORTIUM.to_vec()),
         Query::ObligorRecord(a) => Some(keys::obligor(a)),
+        Query::Params => Some(keys::PARAMS.to_vec()),
         _ => None,
     };
     match (&answer, state_key) {

@@ -11,7 +11,6 @@
 //! Then one validator is killed: the wallets whose primary it was fail with a typed transport
 //! error and keep their verified view; switched to a live node they carry on.
 
-use cascade_core::pricing::DayCount;
 use cascade_core::testkit::cny;
 use cascade_core::tx::{Output, TxBody};
 use cascade_core::wallet::client::{SystemClock, TxStatus, Wallet, WalletConfig, WalletError};
@@ -221,7 +220,7 @@ fn wallets_run_the_lifecycle_on_the_four_validator_network() {
     let rate = AnnualRate::from_bps(450).expect("rate");
     let quote = t3a
         .wallet
-        .quote(&p3, Amount(100_000_00), rate, DayCount::Act360)
+        .quote(&p3, Amount(100_000_00), rate)
         .expect("quote");
     assert_eq!(quote.face, Amount(100_000_00));
     assert_eq!(quote.interest.0 + quote.proceeds.0, 100_000_00);

@@ -27,7 +27,7 @@ use crate::pricing::{self, AnnualRate, DayCount, Quote};
 use crate::proof::{AccountListProof, ListKind, ProofError};
 use crate::query::{Answer, Query};
 use crate::tx::{Output, SignedTx, Tx, TxBody};
-use crate::types::{Account, ObligorRecord, Piece, PieceStatus, RootRecord};
+use crate::types::{Account, ObligorRecord, Params, Piece, PieceStatus, RootRecord};
 use borsh::{BorshDeserialize, BorshSerialize};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +40,7 @@ const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wallet_txs");
 const ROOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wallet_roots");
 const META_LIGHT: &str = "light";
 const META_VIEW: &str = "view";
+const META_PARAMS: &str = "params";
 
 /// The wall clock, behind a trait so tests drive time.
 pub trait Clock: Send + Sync {
@@ -329,6 +330,13 @@ pub enum WalletEvent {
     },
 }
 
+/// The ledger's parameters as proven at state `version`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+struct ProvenParams {
+    version: u64,
+    params: Params,
+}
+
 /// Holdings, offers in and offers out as answered for one state, not yet verified.
 type HeldLists = [AccountListProof; 3];
 
@@ -343,9 +351,13 @@ pub struct Wallet {
     clock: Arc<dyn Clock>,
     db: Database,
     view: Option<VerifiedView>,
+    /// The ledger's parameters, proven with the newest state they were asked of.
+    params: Option<ProvenParams>,
     roots: BTreeMap<Hash32, RootRecord>,
     txs: BTreeMap<Hash32, TrackedTx>,
     held: Option<HeldLists>,
+    /// The parameters answer asked with the held lists, proven with them.
+    held_params: Option<Answer>,
     /// Single answers (piece, certificate, lineage, obligor record) that came before the
     /// header proving them, by query path, verified on the next ask (see `ask_proven`).
     held_answers: BTreeMap<String, Answer>,
@@ -418,9 +430,11 @@ impl Wallet {
             clock,
             db,
             view: None,
+            params: None,
             roots: BTreeMap::new(),
             txs: BTreeMap::new(),
             held: None,
+            held_params: None,
             held_answers: BTreeMap::new(),
         };
         wallet.load()?;
@@ -448,6 +462,9 @@ impl Wallet {
         let meta = r.open_table(META).map_err(storage)?;
         if let Some(bytes) = meta.get(META_VIEW).map_err(storage)? {
             self.view = Some(codec::decode_stored(bytes.value()).map_err(storage)?);
+        }
+        if let Some(bytes) = meta.get(META_PARAMS).map_err(storage)? {
+            self.params = Some(codec::decode_stored(bytes.value()).map_err(storage)?);
         }
         for entry in r
             .open_table(TXS)
@@ -484,6 +501,7 @@ impl Wallet {
             let mut meta = w.open_table(META).map_err(storage)?;
             meta.remove(META_LIGHT).map_err(storage)?;
             meta.remove(META_VIEW).map_err(storage)?;
+            meta.remove(META_PARAMS).map_err(storage)?;
         }
         w.delete_table(ROOTS).map_err(storage)?;
         w.open_table(ROOTS).map_err(storage)?;
@@ -500,6 +518,10 @@ impl Wallet {
             }
             if let Some(view) = &self.view {
                 meta.insert(META_VIEW, codec::encode(view).as_slice())
+                    .map_err(storage)?;
+            }
+            if let Some(params) = &self.params {
+                meta.insert(META_PARAMS, codec::encode(params).as_slice())
                     .map_err(storage)?;
             }
             let mut txs = w.open_table(TXS).map_err(storage)?;
@@ -544,6 +566,40 @@ impl Wallet {
     /// the network. Its terms never change; its status is as of when it was proven.
     pub fn known_root(&self, id: &Hash32) -> Option<&RootRecord> {
         self.roots.get(id)
+    }
+
+    /// The ledger's parameters as last proven (with each refresh), if known. Local.
+    pub fn known_params(&self) -> Option<&Params> {
+        self.params.as_ref().map(|p| &p.params)
+    }
+
+    /// The ledger's current parameters, proven against a verified app hash and kept (see
+    /// [`Wallet::known_params`]). They decide what the ledger will compute for this wallet's
+    /// transactions, such as the day count of a financing, and the operator can change them.
+    pub fn chain_params(&mut self) -> Result<Params, WalletError> {
+        let (answer, app_hash) = self.ask_proven(&Query::Params)?;
+        self.keep_params(answer, &app_hash)
+    }
+
+    /// Verifies a parameters answer against `app_hash` (the verified app hash of the state
+    /// it is about) and keeps the parameters unless newer ones are already kept.
+    fn keep_params(&mut self, answer: Answer, app_hash: &Hash32) -> Result<Params, WalletError> {
+        let path = Query::Params.path();
+        let Answer::State(proof) = answer else {
+            return Err(WalletError::WrongAnswer { path });
+        };
+        let version = proof.version;
+        // Every ledger has parameters from genesis on: a proof of absence is a wrong answer.
+        let params: Params = proof
+            .verify_typed(app_hash, crate::keys::PARAMS)?
+            .ok_or(WalletError::WrongAnswer { path })?;
+        if self.params.as_ref().is_none_or(|p| p.version <= version) {
+            self.params = Some(ProvenParams {
+                version,
+                params: params.clone(),
+            });
+        }
+        Ok(params)
     }
 
     /// The light client (for its statistics and witness reports).
@@ -773,15 +829,22 @@ impl Wallet {
         // Answers for state H can only be checked once header H + 1 exists. Answers waiting
         // for it are kept, so the next refresh checks them instead of asking again (asking
         // again would be about a newer state, itself waiting for its next header).
-        let lists = match self.held.take() {
-            Some(lists) => lists,
-            None => self.fetch_lists()?,
+        let floor = self.verified_floor();
+        let (lists, params) = match self.held.take() {
+            Some(lists) => (lists, self.held_params.take()),
+            // The parameters are asked first, so their state is at most the lists' and the
+            // header proving it exists once the lists' does: no wait of their own.
+            None => {
+                let (_, params) = self.ask(&Query::Params)?;
+                (self.fetch_lists()?, Some(params))
+            }
         };
         let version = lists[0].account_proof.version;
         let (app_hash, today) = match self.app_hash_for(version) {
             Ok(found) => found,
             Err(e @ WalletError::AwaitingNextBlock { .. }) => {
                 self.held = Some(lists);
+                self.held_params = params;
                 return Err(e);
             }
             Err(e) => return Err(e),
@@ -840,6 +903,11 @@ impl Wallet {
                 Err(e) => return Err(e),
             }
         }
+        // The ledger's parameters, proven with each refresh, so quotes use the day count the
+        // ledger will apply, even offline.
+        if let Some(answer) = params {
+            self.prove_params_with(answer, &view, floor)?;
+        }
         let saved_txs = self.txs.clone();
         for (hash, status) in statuses {
             if let Some(t) = self.txs.get_mut(&hash) {
@@ -853,6 +921,36 @@ impl Wallet {
             return Err(e);
         }
         Ok(events)
+    }
+
+    /// Keeps the parameters `answer` proves, checked against the app hash of its state: the
+    /// view's when it is about the same state, else the header after it (which exists: the
+    /// parameters were asked before the view's lists). An answer about a state older than
+    /// `floor` (the newest one verified before this refresh) or newer than the view is not
+    /// used, and the kept parameters stay until the next refresh: old ones could be a replay,
+    /// and an honest node answers in between. An answer that does not verify is an error.
+    fn prove_params_with(
+        &mut self,
+        answer: Answer,
+        view: &VerifiedView,
+        floor: u64,
+    ) -> Result<(), WalletError> {
+        let version = answer_version(&Query::Params, &answer).ok_or(WalletError::WrongAnswer {
+            path: Query::Params.path(),
+        })?;
+        if version < floor || version > view.version {
+            return Ok(());
+        }
+        let app_hash = if version == view.version {
+            view.app_hash
+        } else {
+            match self.app_hash_for(version) {
+                Ok((app_hash, _)) => app_hash,
+                Err(WalletError::AwaitingNextBlock { .. }) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        };
+        self.keep_params(answer, &app_hash).map(|_| ())
     }
 
     fn diff(&self, new: &VerifiedView) -> Vec<WalletEvent> {
@@ -1006,26 +1104,23 @@ impl Wallet {
     // ---- quotes -------------------------------------------------------------------------
 
     /// What financing `amount` of a held piece at `rate` would pay today (interest and
-    /// proceeds), before anything is signed.
+    /// proceeds), before anything is signed, under the ledger's own day count (its proven
+    /// parameters: a quote under another convention would promise other proceeds than the
+    /// ledger pays).
     pub fn quote(
         &mut self,
         piece: &Hash32,
         amount: Amount,
         rate: AnnualRate,
-        day_count: DayCount,
     ) -> Result<Quote, WalletError> {
         let view = self.view.clone().ok_or(WalletError::NotSynced)?;
-        let (_, p) = find(&view.holdings, piece, "holdings")?;
-        if amount > p.amount {
-            return Err(TxError::SplitExceedsPiece {
-                outputs: amount,
-                available: p.amount,
-            }
-            .into());
-        }
-        let root = self.root_terms(&p.root)?;
-        pricing::discount(amount, rate, view.today, root.terms.maturity, day_count)
-            .map_err(|e| TxError::Pricing(e).into())
+        let day_count = match self.known_params() {
+            Some(params) => params.day_count,
+            None => self.chain_params()?.day_count,
+        };
+        quote_on(&view, piece, amount, rate, day_count, |root| {
+            self.root_terms(root)
+        })
     }
 
     fn root_terms(&mut self, id: &Hash32) -> Result<RootRecord, WalletError> {
@@ -1225,6 +1320,30 @@ impl Wallet {
     }
 }
 
+/// The figures of [`Wallet::quote`] on a given view: financing `amount` of held `piece` at
+/// `rate` under `day_count`, with `terms` giving the certificate's proven terms. For an app
+/// that quotes from a copy of the wallet's state without waiting for the wallet.
+pub fn quote_on(
+    view: &VerifiedView,
+    piece: &Hash32,
+    amount: Amount,
+    rate: AnnualRate,
+    day_count: DayCount,
+    terms: impl FnOnce(&Hash32) -> Result<RootRecord, WalletError>,
+) -> Result<Quote, WalletError> {
+    let (_, p) = find(&view.holdings, piece, "holdings")?;
+    if amount > p.amount {
+        return Err(TxError::SplitExceedsPiece {
+            outputs: amount,
+            available: p.amount,
+        }
+        .into());
+    }
+    let root = terms(&p.root)?;
+    pricing::discount(amount, rate, view.today, root.terms.maturity, day_count)
+        .map_err(|e| TxError::Pricing(e).into())
+}
+
 /// True for a transaction the node reported refused whose refusal is not final yet: its
 /// nonce is unused and its expiry height has not passed. Refused bytes stay valid until
 /// then (a refusal does not consume the nonce), and the refusal receipt is the node's word,
@@ -1239,9 +1358,10 @@ fn is_provisional_refusal(tx: &TrackedTx, view: Option<&VerifiedView>) -> bool {
 /// The state version a single answer is about, if it is the kind of answer `query` needs.
 fn answer_version(query: &Query, answer: &Answer) -> Option<u64> {
     match (query, answer) {
-        (Query::Piece(_) | Query::Root(_) | Query::ObligorRecord(_), Answer::State(p)) => {
-            Some(p.version)
-        }
+        (
+            Query::Piece(_) | Query::Root(_) | Query::ObligorRecord(_) | Query::Params,
+            Answer::State(p),
+        ) => Some(p.version),
         (Query::Lineage(_), Answer::Lineage(p)) => Some(p.root_proof.version),
         _ => None,
     }

@@ -1457,6 +1457,7 @@ impl World {
                 Query::History(i.a_change),
                 Query::ObligorRecord(self.addr("core")),
                 Query::ObligorRecord(self.addr("stranger")),
+                Query::Params,
             ]
             .iter()
             .map(Query::path),

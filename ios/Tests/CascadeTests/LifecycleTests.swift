@@ -210,6 +210,7 @@ final class LifecycleTests: XCTestCase {
         let days = daysBetween(try XCTUnwrap(try tier3.view()).today, maturity)
         XCTAssertEqual(Int(quote.days), days)
         XCTAssertEqual(quote.face, financed)
+        XCTAssertEqual(quote.dayBasis, 360)
         XCTAssertEqual(quote.interest, act360Interest(face: financed, rateBps: rateBps, days: days))
         XCTAssertGreaterThan(quote.interest, 0)
         XCTAssertEqual(quote.proceeds, quote.face - quote.interest)

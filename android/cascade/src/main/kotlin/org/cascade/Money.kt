@@ -1,6 +1,7 @@
 package org.cascade
 
 import org.cascade.ffi.Lineage
+import org.cascade.ffi.currencyMinorDigits
 import org.cascade.ffi.PieceInfo
 
 /**
@@ -36,10 +37,12 @@ data class Money(val minor: ULong, val currency: String) : Comparable<Money> {
     }
 
     /**
-     * The amount with its decimal point, e.g. `1000000.00 CNY`. [exponent] is the currency's
-     * number of minor-unit digits (2 for most, 0 for JPY or KRW); the ledger does not store it.
+     * The amount with its decimal point, e.g. `1000000.00 CNY`, `1500 JPY`, `1.500 KWD`.
+     * [exponent] is the currency's number of minor-unit digits; by default ISO 4217's, from the
+     * library ([currencyMinorDigits]: 2 for most, 0 for JPY or KRW, 3 for KWD), the same digits
+     * the Rust core shows.
      */
-    fun format(exponent: Int = 2): String {
+    fun format(exponent: Int = currencyMinorDigits(currency).toInt()): String {
         require(exponent in 0..18) { "exponent must be 0..18, got $exponent" }
         if (exponent == 0) return "$minor $currency"
         val digits = minor.toString().padStart(exponent + 1, '0')

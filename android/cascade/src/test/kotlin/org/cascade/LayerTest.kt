@@ -17,6 +17,33 @@ class LayerTest {
     }
 
     @Test
+    fun `money shows each currency's own decimals by default`() {
+        assertEquals("123456 JPY", Money(123_456u, "JPY").toString())
+        assertEquals("123.456 KWD", Money(123_456u, "KWD").toString())
+        assertEquals("0.0007 CLF", Money(7u, "CLF").toString())
+        assertEquals("1234.56 CNY", Money(123_456u, "CNY").format())
+    }
+
+    /**
+     * The library's minor-unit digits agree with the JDK's own ISO 4217 table for every code
+     * the JDK knows (its -1, "no minor unit", shows as whole units: 0).
+     */
+    @Test
+    fun `minor-unit digits agree with the JDK's ISO 4217 table`() {
+        val codes = java.util.Currency.getAvailableCurrencies()
+        assertTrue(codes.size > 150, "the JDK lists ${codes.size} currencies")
+        val disagree = codes.mapNotNull { c ->
+            val jdk = maxOf(c.defaultFractionDigits, 0)
+            val ours = org.cascade.ffi.currencyMinorDigits(c.currencyCode).toInt()
+            if (jdk == ours) null else "${c.currencyCode}: JDK $jdk, library $ours"
+        }
+        assertEquals(emptyList(), disagree)
+        assertFailsWith<org.cascade.ffi.WalletException.InvalidInput> {
+            org.cascade.ffi.currencyMinorDigits("yen")
+        }
+    }
+
+    @Test
     fun `money arithmetic refuses mixed currencies, overflow and negatives`() {
         val a = Money(250u, "CNY")
         assertEquals(Money(500u, "CNY"), a + a)

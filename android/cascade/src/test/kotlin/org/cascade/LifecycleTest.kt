@@ -148,7 +148,7 @@ class LifecycleTest {
             assertEquals(dealDays.toUInt(), deal.days)
             assertEquals(act360Interest(financed, rateBps, dealDays), deal.interest)
             assertEquals(financed - deal.interest, deal.proceeds)
-            assertEquals(quote, FinancingQuote(financed, rateBps, deal.days, deal.interest, deal.proceeds),
+            assertEquals(quote, FinancingQuote(financed, rateBps, deal.days, deal.interest, deal.proceeds, 360u),
                 "financed the day it was quoted, so at the quoted price")
             tier3.refresh()
             assertEquals(toTier3 - financed, tier3.view()!!.holdings.single().amount)

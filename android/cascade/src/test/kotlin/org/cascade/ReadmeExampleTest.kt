@@ -46,6 +46,8 @@ class ReadmeExampleTest {
         supplier.refresh() // Confirmed, HoldingAdded
         val quote = supplier.quote(offer.id, 500_000_00uL, 450u) // interest, proceeds = face − interest
         assertEquals(quote.face - quote.interest, quote.proceeds)
+        assertEquals(360u, quote.dayBasis) // the chain's day count: ACT/360, the default
+        assertEquals(true, Regex("""\d+\.\d{2} CNY""").matches(Money(quote.proceeds, "CNY").toString()))
         supplier.requestFinancing(offer.id, bank.address(), 500_000_00uL, 450u); node.produceBlock()
         bank.refresh()
         bank.acceptFinancing(bank.view()!!.offersIn.single().id, "PAY-1"); node.produceBlock()
