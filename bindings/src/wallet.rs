@@ -642,8 +642,20 @@ impl Wallet {
         piece: String,
         payment_reference: String,
     ) -> Result<String, WalletError> {
+        let piece = parse_id("piece", &piece)?;
+        // The ledger's own rule, checked here so the app hears which argument is wrong.
+        let max = cascade_core::exec::MAX_PAYMENT_REFERENCE;
+        if payment_reference.is_empty() || payment_reference.len() > max {
+            return Err(invalid(
+                "payment_reference",
+                format!(
+                    "1 to {max} bytes (the off-ledger payment's reference), got {}",
+                    payment_reference.len()
+                ),
+            ));
+        }
         self.submit(TxBody::AcceptFinancing {
-            piece: parse_id("piece", &piece)?,
+            piece,
             payment_reference,
         })
         .await

@@ -574,6 +574,19 @@ fn three_tier_lifecycle_through_wallets() {
         p.status,
         PieceStatus::FinancingRequested { financier, .. } if financier == bank_a
     ));
+    // A payment reference the ledger would refuse is refused before signing, with its code.
+    let bad_reference = TxError::BadPaymentReference {
+        max: cascade_core::exec::MAX_PAYMENT_REFERENCE,
+    }
+    .code();
+    for reference in [String::new(), "w".repeat(65)] {
+        let attempt = bank.submit(TxBody::AcceptFinancing {
+            piece: req_piece,
+            payment_reference: reference,
+        });
+        assert_eq!(refused_code(attempt), bad_reference);
+    }
+    assert_eq!(net.mempool(), 0);
     run(
         &mut net,
         &mut bank,

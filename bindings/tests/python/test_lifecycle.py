@@ -422,6 +422,8 @@ class ErrorTest(unittest.TestCase):
             ("rate_bps", lambda: w["t1"].quote("00" * 32, 1, 4_294_967_295)),
             ("reference", lambda: w["core"].anchor_document("  ", 1, CNY, c.addr("core"), c.addr("t1"))),
             ("obligor", lambda: w["bank"].obligor_record("zz")),
+            ("payment_reference", lambda: w["bank"].accept_financing("00" * 32, "")),
+            ("payment_reference", lambda: w["bank"].accept_financing("00" * 32, "w" * 65)),
         ]
         for field, call in cases:
             with self.subTest(field=field):

@@ -1227,7 +1227,18 @@ impl Wallet {
                     .into());
                 }
             }
-            TxBody::AcceptFinancing { piece, .. } => {
+            TxBody::AcceptFinancing {
+                piece,
+                payment_reference,
+            } => {
+                if payment_reference.is_empty()
+                    || payment_reference.len() > crate::exec::MAX_PAYMENT_REFERENCE
+                {
+                    return Err(TxError::BadPaymentReference {
+                        max: crate::exec::MAX_PAYMENT_REFERENCE,
+                    }
+                    .into());
+                }
                 let (_, p) = find(&view.offers_in, piece, "offers")?;
                 if !matches!(p.status, PieceStatus::FinancingRequested { .. }) {
                     return Err(TxError::WrongStatus {

@@ -195,13 +195,17 @@ impl Signer for LocalKey {
 
 /// Derives the secp256k1 key at `path` from a BIP-39 phrase.
 fn derive(phrase: &str, passphrase: &str, path: &str) -> Result<LocalKey, KeyError> {
-    let normalised = Zeroizing::new(
-        phrase
-            .split_whitespace()
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
+    // Built in one buffer of its final size, so no intermediate copy of the words (a
+    // per-word lower-case string, a grown buffer) is freed without being wiped. ASCII
+    // lower-casing suffices: every BIP-39 English word is ASCII, and a word that is not
+    // stays invalid.
+    let mut normalised = Zeroizing::new(String::with_capacity(phrase.len()));
+    for word in phrase.split_whitespace() {
+        if !normalised.is_empty() {
+            normalised.push(' ');
+        }
+        normalised.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    }
     let mnemonic = Mnemonic::parse_in_normalized(bip39::Language::English, &normalised)
         .map_err(|_| KeyError::InvalidMnemonic)?;
     let seed = Zeroizing::new(mnemonic.to_seed_normalized(passphrase));
@@ -267,6 +271,11 @@ mod tests {
         let c = LocalKey::from_mnemonic(PHRASE, "", 1).expect("valid phrase");
         let d = LocalKey::from_mnemonic(PHRASE, "passphrase", 0).expect("valid phrase");
         assert_eq!(a.public_key(), b.public_key());
+        // Spacing does not matter either (words separated by any whitespace).
+        let spaced = format!("  {}\n", PHRASE.replace(' ', " \t "));
+        let e = LocalKey::from_mnemonic(&spaced, "", 0).expect("any whitespace");
+        assert_eq!(a.public_key(), e.public_key());
+        assert!(LocalKey::from_mnemonic(&PHRASE.replace("about", "abóut"), "", 0).is_err());
         assert_ne!(a.public_key(), c.public_key());
         assert_ne!(a.public_key(), d.public_key());
         assert_eq!(derivation_path(3), "m/44'/7731'/0'/0/3");
