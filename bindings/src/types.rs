@@ -387,7 +387,10 @@ pub enum TxState {
         /// Block height.
         height: u64,
     },
-    /// Will never commit.
+    /// Refused, superseded by another transaction with its nonce, or expired. A refusal
+    /// (`code` other than 0) is reported by the node, and refused bytes stay valid until
+    /// their expiry height: until the next transaction reuses the nonce, a refresh still
+    /// checks it and moves it to `Committed` if it commits after all.
     Failed {
         /// Ledger error code (0 when superseded or expired).
         code: u32,
@@ -430,7 +433,8 @@ pub enum WalletEvent {
         /// Block height.
         height: u64,
     },
-    /// One of this wallet's transactions failed for good.
+    /// One of this wallet's transactions was refused, superseded or expired (see
+    /// `TxState::Failed`; a refusal may still be followed by `Confirmed`).
     Failed {
         /// Transaction hash.
         tx: String,
