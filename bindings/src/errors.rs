@@ -297,6 +297,7 @@ impl From<CoreWalletError> for WalletError {
             | CoreWalletError::Transport(t) => t.into(),
             CoreWalletError::Light(_)
             | CoreWalletError::Proof(_)
+            | CoreWalletError::Outcome(_)
             | CoreWalletError::WrongAnswer { .. } => WalletError::Verification { reason },
             CoreWalletError::Query { path, .. } => WalletError::Network { node: path, reason },
             CoreWalletError::AwaitingNextBlock { version } => {

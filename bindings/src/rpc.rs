@@ -4,8 +4,8 @@
 //! `Wallet::connect_with_client` wallet real headers, commits and proofs to verify.
 //!
 //! Endpoints: `/status`, `/commit?height=`, `/validators?height=&page=&per_page=`,
-//! `/abci_query?path="…"`, `/broadcast_tx_sync?tx=0x…` — the ones the core's RPC transport
-//! uses. Answers come from the live solo transport, so asking for the block after the latest
+//! `/abci_query?path="…"`, `/broadcast_tx_sync?tx=0x…`, `/block?height=`,
+//! `/block_results?height=` — the ones the core's RPC transport uses. Answers come from the live solo transport, so asking for the block after the latest
 //! produces it, as on a chain that never stops. Missing heights and unknown methods get
 //! CometBFT's JSON-RPC errors.
 
@@ -124,6 +124,8 @@ pub(crate) fn get(transport: &SoloTransport, url: &str) -> HttpReply {
         "validators" => validators(transport, query),
         "abci_query" => abci_query(transport, query),
         "broadcast_tx_sync" => broadcast(transport, query),
+        "block" => block(transport, query),
+        "block_results" => block_results(transport, query),
         _ => Err(error(
             404,
             NOT_FOUND,
@@ -250,6 +252,63 @@ fn broadcast(t: &SoloTransport, query: &str) -> Result<HttpReply, HttpReply> {
         "log": r.log,
         "codespace": "",
         "hash": r.hash.to_hex().to_uppercase(),
+    })))
+}
+
+/// `/block`: the block's header, transactions (base64) and last commit, in CometBFT's JSON.
+fn block(t: &SoloTransport, query: &str) -> Result<HttpReply, HttpReply> {
+    let h = height(query)?;
+    let found = {
+        let node = t.node().lock().map_err(|_| {
+            error(
+                500,
+                INTERNAL,
+                "Internal error",
+                "the solo node's lock is poisoned".into(),
+            )
+        })?;
+        node.block(h)
+            .map_err(|e| error(500, INTERNAL, "Internal error", e.to_string()))?
+    };
+    let block = found.ok_or_else(|| {
+        transport_error(TransportError::NotFound {
+            node: String::new(),
+            what: format!("block {h}"),
+        })
+    })?;
+    Ok(result(json!({
+        "block_id": { "hash": block.header.hash() },
+        "block": block,
+    })))
+}
+
+/// `/block_results`: each transaction's result (only the fields a result hash covers carry
+/// values; solo mode keeps nothing else per transaction).
+fn block_results(t: &SoloTransport, query: &str) -> Result<HttpReply, HttpReply> {
+    let h = height(query)?;
+    let outcome = t.block_outcome(h).map_err(transport_error)?;
+    let results: Vec<Value> = outcome
+        .results
+        .into_iter()
+        .map(|r| {
+            json!({
+                "code": r.code,
+                "data": if r.data.is_empty() { Value::Null } else { json!(Base64(r.data)) },
+                "log": "",
+                "info": "",
+                "gas_wanted": r.gas_wanted.to_string(),
+                "gas_used": r.gas_used.to_string(),
+                "events": [],
+                "codespace": "",
+            })
+        })
+        .collect();
+    Ok(result(json!({
+        "height": h.to_string(),
+        "txs_results": if results.is_empty() { Value::Null } else { Value::Array(results) },
+        "finalize_block_events": [],
+        "validator_updates": null,
+        "consensus_param_updates": null,
     })))
 }
 

@@ -387,10 +387,10 @@ pub enum TxState {
         /// Block height.
         height: u64,
     },
-    /// Refused, superseded by another transaction with its nonce, or expired. A refusal
-    /// (`code` other than 0) is reported by the node, and refused bytes stay valid until
-    /// their expiry height: until the next transaction reuses the nonce, a refresh still
-    /// checks it and moves it to `Committed` if it commits after all.
+    /// Refused, superseded by another transaction with its nonce, or expired. The code of a
+    /// refusal (other than 0) is proven against the block's verified headers; refused bytes
+    /// stay valid until their expiry height, so until the next transaction reuses the nonce
+    /// a refresh still checks it and moves it to `Committed` if it commits after all.
     Failed {
         /// Ledger error code (0 when superseded or expired).
         code: u32,

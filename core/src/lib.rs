@@ -14,6 +14,8 @@
 pub mod app;
 #[cfg(feature = "testkit")]
 pub mod bench;
+#[cfg(any(feature = "app", feature = "wallet"))]
+pub mod block_outcome;
 pub mod codec;
 pub mod crypto;
 pub mod date;

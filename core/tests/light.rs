@@ -18,7 +18,7 @@ use cascade_core::wallet::light::{
 };
 use cascade_core::wallet::solo_transport::SoloTransport;
 use cascade_core::wallet::transport::{
-    BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
 };
 use cascade_core::*;
 use std::collections::{BTreeMap, HashMap};
@@ -261,6 +261,9 @@ impl Transport for LyingTransport {
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
         self.inner.broadcast(tx)
     }
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+        self.inner.block_outcome(height)
+    }
 }
 
 /// A node that never answers.
@@ -280,6 +283,9 @@ impl Transport for Down {
         Err(self.err())
     }
     fn broadcast(&self, _: &[u8]) -> Result<BroadcastResult, TransportError> {
+        Err(self.err())
+    }
+    fn block_outcome(&self, _: u64) -> Result<BlockOutcome, TransportError> {
         Err(self.err())
     }
 }
@@ -538,6 +544,12 @@ impl Transport for Synthetic {
         Err(TransportError::NotFound {
             node: "synthetic".into(),
             what: "mempool".into(),
+        })
+    }
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+        Err(TransportError::NotFound {
+            node: "synthetic".into(),
+            what: format!("the results of block {height}"),
         })
     }
 }

@@ -4,6 +4,7 @@
 //! obligor's settlement record.
 #![cfg(all(feature = "app", feature = "testkit", feature = "wallet"))]
 
+use cascade_core::block_outcome::OutcomeError;
 use cascade_core::codec;
 use cascade_core::pricing;
 use cascade_core::proof::ProofError;
@@ -18,7 +19,7 @@ use cascade_core::wallet::keys::{LocalKey, Signer};
 use cascade_core::wallet::light::{LightClientError, TrustAnchor};
 use cascade_core::wallet::solo_transport::{SoloClock, SoloTransport};
 use cascade_core::wallet::transport::{
-    BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
 };
 use cascade_core::*;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -48,6 +49,9 @@ impl Transport for Down {
         Err(down())
     }
     fn broadcast(&self, _: &[u8]) -> Result<BroadcastResult, TransportError> {
+        Err(down())
+    }
+    fn block_outcome(&self, _: u64) -> Result<BlockOutcome, TransportError> {
         Err(down())
     }
 }
@@ -123,6 +127,9 @@ impl Transport for Lying {
     }
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
         self.inner.broadcast(tx)
+    }
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+        self.inner.block_outcome(height)
     }
 }
 
@@ -1216,6 +1223,9 @@ impl Transport for Redirect {
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
         self.inner.broadcast(tx)
     }
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+        self.inner.block_outcome(height)
+    }
 }
 
 /// A node that keeps the first answer it gave to each query and, once told to, serves that
@@ -1249,6 +1259,9 @@ impl Transport for Replay {
     }
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
         self.inner.broadcast(tx)
+    }
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+        self.inner.block_outcome(height)
     }
 }
 
@@ -1401,14 +1414,31 @@ fn a_maximal_validity_window_saturates() {
     ));
 }
 
-// ---- a refusal is the node's word until the nonce is used -------------------------------
+// ---- a transaction's outcome is proven, not the node's word ---------------------------------
 
-/// A node that, while armed, drops the transactions it is sent (answering "admitted") and
-/// claims every transaction it is asked about was refused: a receipt it made up.
+/// A node that claims the transactions it is asked about were refused (code 7), with a
+/// receipt it makes up. While `dropping`, it also drops what it is sent (answering
+/// "admitted"); while `rewriting`, it also rewrites its account of blocks to match its
+/// receipts.
 struct FakeRefusal {
     inner: Arc<dyn Transport>,
-    armed: std::sync::atomic::AtomicBool,
+    lying: std::sync::atomic::AtomicBool,
+    dropping: std::sync::atomic::AtomicBool,
+    rewriting: std::sync::atomic::AtomicBool,
 }
+
+impl FakeRefusal {
+    fn new(inner: Arc<dyn Transport>) -> Arc<FakeRefusal> {
+        Arc::new(FakeRefusal {
+            inner,
+            lying: std::sync::atomic::AtomicBool::new(true),
+            dropping: std::sync::atomic::AtomicBool::new(false),
+            rewriting: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+}
+
+const MADE_UP: u32 = 7;
 
 impl Transport for FakeRefusal {
     fn name(&self) -> String {
@@ -1422,15 +1452,21 @@ impl Transport for FakeRefusal {
     }
     fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
         let real = self.inner.query(path)?;
-        if !self.armed.load(Ordering::SeqCst) || !path.starts_with("/receipt/") {
+        if !self.lying.load(Ordering::SeqCst) || !path.starts_with("/receipt/") {
             return Ok(real);
         }
         let hash = Hash32::from_hex(path.trim_start_matches("/receipt/")).expect("receipt path");
+        // Named at the block the real receipt names, else at the latest block.
+        let truth: Answer = codec::decode_stored(&real.value).expect("answer decodes");
+        let height = match truth {
+            Answer::Receipt(Some(r)) => r.height,
+            _ => real.height,
+        };
         let made_up = cascade_core::ledger::TxReceipt {
             hash,
-            height: real.height,
+            height,
             index: 0,
-            code: 7,
+            code: MADE_UP,
             log: "made-up refusal".into(),
             events: vec![],
         };
@@ -1440,7 +1476,7 @@ impl Transport for FakeRefusal {
         })
     }
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
-        if !self.armed.load(Ordering::SeqCst) {
+        if !self.dropping.load(Ordering::SeqCst) {
             return self.inner.broadcast(tx);
         }
         Ok(BroadcastResult {
@@ -1449,53 +1485,48 @@ impl Transport for FakeRefusal {
             hash: Hash32(cascade_core::crypto::sha256(tx)),
         })
     }
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+        let mut outcome = self.inner.block_outcome(height)?;
+        if self.rewriting.load(Ordering::SeqCst) {
+            for r in &mut outcome.results {
+                r.code = MADE_UP;
+                r.data.clear();
+            }
+        }
+        Ok(outcome)
+    }
 }
 
-/// A refusal receipt is the node's word, and refused bytes stay valid until their expiry
-/// height: a transaction reported refused whose nonce is still unused is checked again, and
-/// shown committed (with one `Confirmed` event after the one `Failed`) if the same bytes
-/// commit after all, here sent again through an honest node.
+/// A refusal receipt naming a block that does not hold the transaction counts for nothing:
+/// the transaction stays pending (no `Failed` event), and when it commits it is shown
+/// committed at the proven height.
 #[test]
-fn a_refused_transaction_that_commits_after_all_is_shown_committed() {
+fn a_made_up_refusal_is_not_believed() {
     let mut net = Net::new();
     let mut bank = net.wallet("bank");
     let mut core = net.wallet("core");
     let root = issue(&mut net, &mut bank, &mut core, "t1", 50_000_00, 30);
-    let node = Arc::new(FakeRefusal {
-        inner: net.live.clone(),
-        armed: std::sync::atomic::AtomicBool::new(true),
-    });
+    let node = FakeRefusal::new(net.live.clone());
+    node.dropping.store(true, Ordering::SeqCst);
     let mut t1 = net.wallet_over("t1", node.clone());
     refresh(&mut t1);
     let accept = submit(&mut t1, TxBody::Accept { piece: root });
     assert_eq!(net.mempool(), 0, "the lying node dropped it");
 
     let ev = refresh(&mut t1);
-    let refused = TxStatus::Failed {
-        code: 7,
-        reason: "made-up refusal".into(),
-    };
-    assert_eq!(t1.tx_status(&accept), Some(&refused));
-    assert_eq!(
-        ev.iter()
-            .filter(|e| matches!(e, WalletEvent::Failed { tx, .. } if *tx == accept))
-            .count(),
-        1,
-        "{ev:?}"
-    );
-    // Checked again, still refused: no second event.
-    let ev = refresh(&mut t1);
+    assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Pending));
     assert!(
         !ev.iter().any(|e| matches!(e, WalletEvent::Failed { .. })),
         "{ev:?}"
     );
 
-    // The same bytes reach an honest node and commit.
-    node.armed.store(false, Ordering::SeqCst);
+    // The same bytes reach an honest node and commit; the lying node still claims a refusal.
+    node.dropping.store(false, Ordering::SeqCst);
     let bytes = t1.transactions()[&accept].bytes.clone();
     assert_eq!(net.live.broadcast(&bytes).expect("broadcast").code, 0);
     let s = net.block();
     assert!(s.txs.iter().any(|t| t.code == 0), "{:?}", s.txs);
+    node.lying.store(false, Ordering::SeqCst);
     let ev = refresh(&mut t1);
     let height = s.height;
     assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Committed { height }));
@@ -1506,57 +1537,43 @@ fn a_refused_transaction_that_commits_after_all_is_shown_committed() {
     assert!(holdings(&t1).iter().any(|(id, _)| *id == root));
 }
 
-/// A refusal becomes final once the nonce is used by the next transaction: the wallet
-/// reuses the refused transaction's nonce, and once that commits the refused one is no
-/// longer checked: it stays failed, with no further event, and its bytes can no longer
-/// commit.
+/// A node that rewrites a block's results to back its made-up receipt is caught: the
+/// results no longer hash to the verified header after the block. The refresh fails, the
+/// view and the transaction's status stay, and an honest answer later confirms it.
 #[test]
-fn a_refusal_is_final_once_its_nonce_is_reused() {
+fn rewritten_block_results_are_refused() {
     let mut net = Net::new();
     let mut bank = net.wallet("bank");
     let mut core = net.wallet("core");
-    let first = issue(&mut net, &mut bank, &mut core, "t1", 50_000_00, 30);
-    let second = issue(&mut net, &mut bank, &mut core, "t1", 20_000_00, 30);
-    let node = Arc::new(FakeRefusal {
-        inner: net.live.clone(),
-        armed: std::sync::atomic::AtomicBool::new(true),
-    });
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 50_000_00, 30);
+    let node = FakeRefusal::new(net.live.clone());
+    node.lying.store(false, Ordering::SeqCst);
     let mut t1 = net.wallet_over("t1", node.clone());
     refresh(&mut t1);
-    let nonce = t1.view().expect("view").account.nonce;
-    let refused = submit(&mut t1, TxBody::Accept { piece: first });
-    refresh(&mut t1);
-    let made_up = TxStatus::Failed {
-        code: 7,
-        reason: "made-up refusal".into(),
-    };
-    assert_eq!(t1.tx_status(&refused), Some(&made_up));
+    let view = t1.view().cloned();
+    let accept = submit(&mut t1, TxBody::Accept { piece: root });
+    let s = net.block();
+    node.lying.store(true, Ordering::SeqCst);
+    node.rewriting.store(true, Ordering::SeqCst);
+    match t1.refresh() {
+        Err(WalletError::Outcome(e)) => assert!(
+            matches!(e, OutcomeError::Results { height } if height == s.height),
+            "{e:?}"
+        ),
+        other => panic!("rewritten results were not refused: {other:?}"),
+    }
+    assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Pending));
+    assert_eq!(t1.view().cloned(), view);
 
-    node.armed.store(false, Ordering::SeqCst);
-    let (accept, height) = run(&mut net, &mut t1, TxBody::Accept { piece: second });
-    assert_eq!(
-        t1.transactions()[&accept].nonce,
-        nonce,
-        "the nonce is reused"
-    );
+    node.lying.store(false, Ordering::SeqCst);
+    node.rewriting.store(false, Ordering::SeqCst);
     let ev = refresh(&mut t1);
+    let height = s.height;
+    assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Committed { height }));
     assert!(
         ev.contains(&WalletEvent::Confirmed { tx: accept, height }),
         "{ev:?}"
     );
-    assert!(
-        !ev.iter().any(|e| matches!(e, WalletEvent::Failed { .. })),
-        "{ev:?}"
-    );
-    assert_eq!(t1.tx_status(&refused), Some(&made_up));
-    // The refused bytes are dead: the ledger refuses them (nonce used), nothing changes.
-    let bytes = t1.transactions()[&refused].bytes.clone();
-    assert_ne!(net.live.broadcast(&bytes).expect("broadcast").code, 0);
-    net.block();
-    let ev = refresh(&mut t1);
-    assert!(ev.is_empty(), "{ev:?}");
-    assert_eq!(t1.tx_status(&refused), Some(&made_up));
-    assert!(offers_in(&t1).iter().any(|(id, _)| *id == first));
 }
 
 // ---- the ledger's parameters ----------------------------------------------------------------

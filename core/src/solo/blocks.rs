@@ -13,6 +13,7 @@
 //! messages, which any CometBFT tool can decode.
 
 use super::SoloError;
+use crate::block_outcome::TxResultDigest;
 use crate::store::StoreError;
 use prost::Message;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -58,6 +59,11 @@ pub struct ResultsRecord {
     /// Validator updates the block returned.
     #[prost(message, repeated, tag = "3")]
     pub validator_updates: Vec<pb_abci::ValidatorUpdate>,
+    /// Each transaction's result, deterministic part only (code, data, gas), in block
+    /// order: what `results_hash` is the root of, kept so a wallet can check one
+    /// transaction's outcome. Absent in records written before it was kept.
+    #[prost(message, repeated, tag = "4")]
+    pub tx_results: Vec<pb_abci::ExecTxResult>,
 }
 
 /// A stored block, decoded.
@@ -84,6 +90,8 @@ pub struct StoredResults {
     pub results_hash: Hash,
     /// Validator updates returned by `FinalizeBlock`.
     pub validator_updates: Vec<validator::Update>,
+    /// Each transaction's result, deterministic part, in block order.
+    pub tx_results: Vec<TxResultDigest>,
 }
 
 fn corrupt(height: u64, what: &str, e: impl std::fmt::Display) -> SoloError {
@@ -158,6 +166,17 @@ impl StoredResults {
                 .iter()
                 .map(|u| pb_abci::ValidatorUpdate::from(u.clone()))
                 .collect(),
+            tx_results: self
+                .tx_results
+                .iter()
+                .map(|r| pb_abci::ExecTxResult {
+                    code: r.code,
+                    data: r.data.clone().into(),
+                    gas_wanted: r.gas_wanted,
+                    gas_used: r.gas_used,
+                    ..Default::default()
+                })
+                .collect(),
         }
         .encode_to_vec()
     }
@@ -174,6 +193,16 @@ impl StoredResults {
                 .map(validator::Update::try_from)
                 .collect::<Result<_, _>>()
                 .map_err(|e| corrupt(height, "validator update", e))?,
+            tx_results: r
+                .tx_results
+                .into_iter()
+                .map(|t| TxResultDigest {
+                    code: t.code,
+                    data: t.data.to_vec(),
+                    gas_wanted: t.gas_wanted,
+                    gas_used: t.gas_used,
+                })
+                .collect(),
         })
     }
 }

@@ -9,6 +9,7 @@
 //! code to check the result.
 
 use super::SoloError;
+use crate::block_outcome::{self, TxResultDigest};
 use bytes::Bytes;
 use prost::Message;
 use tendermint::abci::types::{
@@ -16,11 +17,9 @@ use tendermint::abci::types::{
     Validator as AbciValidator, VoteInfo,
 };
 use tendermint::block::{parts, BlockIdFlag, Commit, CommitSig, Header, Height, Round};
-use tendermint::crypto::default::Sha256;
-use tendermint::merkle::simple_hash_from_byte_vectors;
 use tendermint::vote::{Type as VoteType, ValidatorIndex, Vote};
 use tendermint::{account, block, chain, consensus, evidence, public_key, validator, Hash, Time};
-use tendermint_proto::v0_38::{abci as pb_abci, types as pb};
+use tendermint_proto::v0_38::types as pb;
 
 /// CometBFT's block protocol version (`version.BlockProtocol`) in v0.38.
 pub const BLOCK_PROTOCOL: u64 = 11;
@@ -56,13 +55,12 @@ pub fn max_data_bytes(validators: i64) -> i64 {
 /// `merkle.HashFromByteSlices` (RFC 6962 tree, SHA-256; the empty list hashes to
 /// `SHA-256("")`).
 pub fn merkle<T: AsRef<[u8]>>(leaves: &[T]) -> Hash {
-    Hash::Sha256(simple_hash_from_byte_vectors::<Sha256>(leaves))
+    Hash::Sha256(block_outcome::merkle_root(leaves))
 }
 
 /// `Data.Hash` / `Txs.Hash`: the Merkle root of the transactions' SHA-256 hashes.
 pub fn data_hash(txs: &[Bytes]) -> Hash {
-    let leaves: Vec<[u8; 32]> = txs.iter().map(|tx| crate::crypto::sha256(tx)).collect();
-    merkle(&leaves)
+    Hash::Sha256(block_outcome::data_hash(txs))
 }
 
 /// `Commit.Hash`: the Merkle root of the protobuf-encoded `CommitSig`s.
@@ -80,23 +78,21 @@ pub fn empty_evidence_hash() -> Hash {
     merkle::<&[u8]>(&[])
 }
 
+/// The deterministic part of an `ExecTxResult` (code, data, gas wanted, gas used): what
+/// the next header's `last_results_hash` commits to, and what solo mode keeps per block.
+pub fn result_digest(r: &ExecTxResult) -> TxResultDigest {
+    TxResultDigest {
+        code: r.code.value(),
+        data: r.data.to_vec(),
+        gas_wanted: r.gas_wanted,
+        gas_used: r.gas_used,
+    }
+}
+
 /// `state.TxResultsHash`: the Merkle root of the deterministic part of each
-/// `ExecTxResult` (code, data, gas wanted, gas used), protobuf-encoded.
-pub fn results_hash(results: &[ExecTxResult]) -> Hash {
-    let leaves: Vec<Vec<u8>> = results
-        .iter()
-        .map(|r| {
-            pb_abci::ExecTxResult {
-                code: r.code.value(),
-                data: r.data.clone(),
-                gas_wanted: r.gas_wanted,
-                gas_used: r.gas_used,
-                ..Default::default()
-            }
-            .encode_to_vec()
-        })
-        .collect();
-    merkle(&leaves)
+/// `ExecTxResult`, protobuf-encoded.
+pub fn results_hash(results: &[TxResultDigest]) -> Hash {
+    Hash::Sha256(block_outcome::results_hash(results))
 }
 
 /// `types.DefaultConsensusParams()` of CometBFT v0.38, which the solo chain runs with.

@@ -67,6 +67,7 @@ mod blocks;
 pub mod cometbft;
 
 use crate::app::{App, AppError, APP_VERSION};
+use crate::block_outcome::BlockOutcome;
 use crate::crypto::{sha256, Hash32};
 use crate::error::LedgerError;
 use crate::ledger::{Ledger, TxReceipt};
@@ -501,10 +502,16 @@ impl SoloNode {
                 log: r.log.clone(),
             })
             .collect();
+        let tx_results: Vec<_> = resp
+            .tx_results
+            .iter()
+            .map(cometbft::result_digest)
+            .collect();
         let results = StoredResults {
-            results_hash: cometbft::results_hash(&resp.tx_results),
+            results_hash: cometbft::results_hash(&tx_results),
             app_hash: resp.app_hash,
             validator_updates: resp.validator_updates,
+            tx_results,
         };
         Ok((results, outcomes))
     }
@@ -814,6 +821,28 @@ impl SoloNode {
             tendermint::evidence::List::default(),
             last_commit,
         )))
+    }
+
+    /// Block `height`'s transactions and the deterministic part of their results, as
+    /// CometBFT's `/block` and `/block_results` give them: what a wallet checks against the
+    /// verified headers `height` and `height + 1` to learn a transaction's outcome. `None`
+    /// for a height not produced yet, and for a block whose results were stored before they
+    /// were kept per transaction.
+    pub fn block_outcome(&self, height: u64) -> Result<Option<BlockOutcome>, SoloError> {
+        if height == 0 || height > self.latest_height() {
+            return Ok(None);
+        }
+        let block = self.stored_block(height)?;
+        let Some(results) = self.blocks.results(height)? else {
+            return Ok(None);
+        };
+        if results.tx_results.len() != block.txs.len() {
+            return Ok(None);
+        }
+        Ok(Some(BlockOutcome {
+            txs: block.txs.iter().map(|tx| tx.to_vec()).collect(),
+            results: results.tx_results,
+        }))
     }
 
     /// The validator set that signs block `height` (always the solo validator), for heights

@@ -17,11 +17,11 @@ use super::light::{
     LightClient, LightClientError, Options, TrustAnchor, TrustedState, WitnessStatus,
 };
 use super::transport::{Transport, TransportError};
+use crate::block_outcome::OutcomeError;
 use crate::codec;
 use crate::crypto::{Address, Hash32, SignatureBytes};
 use crate::date::Day;
 use crate::error::TxError;
-use crate::ledger::TxReceipt;
 use crate::money::Amount;
 use crate::pricing::{self, AnnualRate, DayCount, Quote};
 use crate::proof::{AccountListProof, ListKind, ProofError};
@@ -76,6 +76,10 @@ pub enum WalletError {
     /// A proof did not check out against the verified app hash: the node lied.
     #[error("the node's answer failed verification: {0}")]
     Proof(#[from] ProofError),
+    /// A node's account of a block (its transactions, their results) does not match the
+    /// verified headers: the node lied.
+    #[error("the node's answer failed verification: {0}")]
+    Outcome(#[from] OutcomeError),
     /// The node could not be reached or answered garbage.
     #[error(transparent)]
     Transport(#[from] TransportError),
@@ -137,6 +141,7 @@ impl WalletError {
             WalletError::Storage(_) => 1008,
             WalletError::NotSynced => 1009,
             WalletError::NotInWallet { .. } => 1010,
+            WalletError::Outcome(_) => 1011,
         }
     }
 }
@@ -995,11 +1000,17 @@ impl Wallet {
         events
     }
 
-    /// The new status of each pending transaction, from the proven nonce and the node's
-    /// receipts, and the events they raise. Changes nothing (see `refresh`).
+    /// The new status of each pending transaction, from the proven nonce and each
+    /// transaction's proven outcome, and the events they raise. Changes nothing but the
+    /// light client's verified headers (see `refresh`).
+    ///
+    /// A node's receipt only says where to look: the block it names is fetched and checked
+    /// against its verified header (the transactions) and the next one (their results), so
+    /// the height and code a status shows are the ledger's, and a receipt naming a block
+    /// without the transaction counts for nothing.
     #[allow(clippy::type_complexity)]
     fn track(
-        &self,
+        &mut self,
         view: &VerifiedView,
     ) -> Result<(Vec<(Hash32, TxStatus)>, Vec<WalletEvent>), WalletError> {
         let mut events = Vec::new();
@@ -1022,19 +1033,23 @@ impl Wallet {
                 (_, Answer::Receipt(r)) => r,
                 _ => None,
             };
-            let status = match (receipt, view.account.nonce > tx.nonce) {
-                // The proven nonce moved past this transaction's: something with this nonce
-                // committed. The receipt says whether it was this one.
-                (
-                    Some(TxReceipt {
-                        code: 0, height, ..
-                    }),
-                    true,
-                ) => TxStatus::Committed { height },
-                (Some(r), _) if r.code != 0 => TxStatus::Failed {
-                    code: r.code,
-                    reason: r.log,
+            let proven = match receipt {
+                Some(r) => match self.proven_code(&hash, r.height) {
+                    Ok(Some(code)) => Some((r.height, code, r.log)),
+                    // The block the receipt names does not hold the transaction.
+                    Ok(None) => None,
+                    // The block's results are not provable yet: judge with the next refresh.
+                    Err(WalletError::AwaitingNextBlock { .. }) => continue,
+                    Err(e) => return Err(e),
                 },
+                None => None,
+            };
+            let status = match (proven, view.account.nonce > tx.nonce) {
+                // The proven nonce moved past this transaction's: something with this nonce
+                // committed, and the proven outcome says it was this one.
+                (Some((height, 0, _)), true) => TxStatus::Committed { height },
+                // The code is proven; the message is the node's.
+                (Some((_, code, log)), _) if code != 0 => TxStatus::Failed { code, reason: log },
                 (_, true) => TxStatus::Failed {
                     code: 0,
                     reason: "another transaction with the same nonce committed".into(),
@@ -1070,6 +1085,35 @@ impl Wallet {
             statuses.push((hash, status));
         }
         Ok((statuses, events))
+    }
+
+    /// The result code of transaction `tx` in block `height`, proven: the node's account of
+    /// the block must hash to the verified header `height` (transactions) and `height + 1`
+    /// (results). `None` if the block does not hold the transaction.
+    fn proven_code(&mut self, tx: &Hash32, height: u64) -> Result<Option<u32>, WalletError> {
+        let data_hash = self.verified_header(height)?.data_hash;
+        let results_hash = self.verified_header(height + 1)?.last_results_hash;
+        let outcome = self.primary.block_outcome(height)?;
+        let bytes = |h: Option<tendermint::Hash>| h.map(|h| h.as_bytes().to_vec());
+        Ok(outcome.code_of(
+            height,
+            tx,
+            &bytes(data_hash).unwrap_or_default(),
+            &bytes(results_hash).unwrap_or_default(),
+        )?)
+    }
+
+    /// Header `height`, verified by the light client (with the app hash of state
+    /// `height - 1`; [`WalletError::AwaitingNextBlock`] if it is not out yet).
+    fn verified_header(&mut self, height: u64) -> Result<tendermint::block::Header, WalletError> {
+        let version = height.checked_sub(1).ok_or(WalletError::WrongAnswer {
+            path: format!("header {height}"),
+        })?;
+        self.app_hash_for(version)?;
+        self.light()?
+            .block(height)
+            .map(|b| b.signed_header.header.clone())
+            .ok_or(WalletError::AwaitingNextBlock { version })
     }
 
     fn maturity_warning(
@@ -1355,10 +1399,10 @@ pub fn quote_on(
         .map_err(|e| TxError::Pricing(e).into())
 }
 
-/// True for a transaction the node reported refused whose refusal is not final yet: its
-/// nonce is unused and its expiry height has not passed. Refused bytes stay valid until
-/// then (a refusal does not consume the nonce), and the refusal receipt is the node's word,
-/// not a proof, so such a transaction is checked again on every refresh; it becomes
+/// True for a transaction refused in a block (a proposer may include a transaction the
+/// ledger then refuses) whose refusal is not final yet: its nonce is unused and its expiry
+/// height has not passed. Refused bytes stay valid until then (a refusal does not consume
+/// the nonce), so such a transaction is checked again on every refresh; it becomes
 /// `Committed` if it (or the same bytes, sent again by anyone) commits after all.
 /// `view` is the state the refusal is judged at; with none, it is open.
 fn is_provisional_refusal(tx: &TrackedTx, view: Option<&VerifiedView>) -> bool {

@@ -2,7 +2,9 @@
 //! RPC errors, and moves bytes only through an [`HttpClient`] (one blocking `GET`).
 //!
 //! Endpoints used: `/status`, `/commit?height=`, `/validators?height=&page=&per_page=100`
-//! (paged), `/abci_query?path="…"` and `/broadcast_tx_sync?tx=0x…`. Responses are parsed
+//! (paged), `/abci_query?path="…"`, `/broadcast_tx_sync?tx=0x…`, and `/block?height=` with
+//! `/block_results?height=` (a transaction's outcome, checked against verified headers; the
+//! node must keep ABCI responses, CometBFT's default). Responses are parsed
 //! with tendermint's serde types (`SignedHeader`, `validator::Info`), which read CometBFT's
 //! JSON encoding.
 //!
@@ -19,13 +21,17 @@ pub use super::http_client::{
 };
 use crate::crypto::{sha256, Hash32};
 use crate::wallet::transport::{
-    BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    TxResultDigest,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::sync::Arc;
 use tendermint::block::signed_header::SignedHeader;
-use tendermint::serializers::{bytes::option_base64string, from_str};
+use tendermint::serializers::{
+    bytes::{base64string, option_base64string},
+    from_str,
+};
 use tendermint::{node, validator};
 use tendermint_light_client_verifier::types::LightBlock;
 
@@ -110,6 +116,47 @@ struct AbciQuery {
     value: Vec<u8>,
     #[serde(default, with = "from_str")]
     height: u64,
+}
+
+#[derive(Deserialize)]
+struct BlockResult {
+    block: BlockBody,
+}
+
+#[derive(Deserialize)]
+struct BlockBody {
+    data: BlockData,
+}
+
+#[derive(Deserialize)]
+struct BlockData {
+    /// `null` or absent for an empty block.
+    #[serde(default)]
+    txs: Option<Vec<Base64Tx>>,
+}
+
+#[derive(Deserialize)]
+struct Base64Tx(#[serde(with = "base64string")] Vec<u8>);
+
+#[derive(Deserialize)]
+struct BlockResultsResult {
+    #[serde(with = "from_str")]
+    height: u64,
+    /// `null` or absent for an empty block.
+    #[serde(default)]
+    txs_results: Option<Vec<ExecTxResultJson>>,
+}
+
+#[derive(Deserialize)]
+struct ExecTxResultJson {
+    #[serde(default)]
+    code: u32,
+    #[serde(default, with = "option_base64string")]
+    data: Vec<u8>,
+    #[serde(default, with = "from_str")]
+    gas_wanted: i64,
+    #[serde(default, with = "from_str")]
+    gas_used: i64,
 }
 
 #[derive(Deserialize)]
@@ -368,6 +415,42 @@ impl Transport for HttpTransport {
         })
     }
 
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+        let block: BlockResult = self
+            .call(&format!("/block?height={height}"))
+            .map_err(|e| self.missing(e, format!("block {height}")))?;
+        let results: BlockResultsResult = self
+            .call(&format!("/block_results?height={height}"))
+            .map_err(|e| self.missing(e, format!("the results of block {height}")))?;
+        if results.height != height {
+            return Err(self.malformed(format!(
+                "asked for the results of block {height}, got those of {}",
+                results.height
+            )));
+        }
+        Ok(BlockOutcome {
+            txs: block
+                .block
+                .data
+                .txs
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.0)
+                .collect(),
+            results: results
+                .txs_results
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| TxResultDigest {
+                    code: r.code,
+                    data: r.data,
+                    gas_wanted: r.gas_wanted,
+                    gas_used: r.gas_used,
+                })
+                .collect(),
+        })
+    }
+
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
         let hash = Hash32(sha256(tx));
         let result: BroadcastTxResult =
@@ -415,6 +498,76 @@ mod tests {
             asked: std::sync::Mutex::new(Vec::new()),
             reply,
         })
+    }
+
+    /// A host client answering by endpoint (the first key contained in the URL).
+    struct ByEndpoint(Vec<(&'static str, String)>);
+
+    impl HttpClient for ByEndpoint {
+        fn get(&self, url: &str) -> Result<HttpResponse, TransportError> {
+            let body = self
+                .0
+                .iter()
+                .find(|(key, _)| url.contains(key))
+                .map(|(_, body)| body.clone().into_bytes())
+                .unwrap_or_default();
+            Ok(HttpResponse { status: 200, body })
+        }
+    }
+
+    fn rpc(result: &str) -> String {
+        format!(r#"{{"jsonrpc":"2.0","id":-1,"result":{result}}}"#)
+    }
+
+    /// `/block` and `/block_results` in CometBFT v0.38's JSON (transactions and result data
+    /// in base64, gas as strings, `null` for an empty block's lists) become one outcome.
+    #[test]
+    fn block_outcomes_are_read_from_block_and_block_results() {
+        let block = rpc(
+            r#"{"block_id":{"hash":"00"},"block":{"header":{"height":"5"},"data":{"txs":["dHgx","dHgy"]},"evidence":{"evidence":[]},"last_commit":null}}"#,
+        );
+        let results = rpc(
+            r#"{"height":"5","txs_results":[{"code":0,"data":"q80=","log":"","info":"","gas_wanted":"0","gas_used":"0","events":[],"codespace":""},{"code":12,"data":null,"log":"refused","info":"","gas_wanted":"3","gas_used":"2","events":[],"codespace":""}],"finalize_block_events":[],"validator_updates":null,"consensus_param_updates":null,"app_hash":""}"#,
+        );
+        let node = Arc::new(ByEndpoint(vec![
+            ("/block_results?height=5", results),
+            ("/block?height=5", block),
+            (
+                "/block_results?height=6",
+                rpc(r#"{"height":"6","txs_results":null}"#),
+            ),
+            ("/block?height=6", rpc(r#"{"block":{"data":{"txs":null}}}"#)),
+            (
+                "/block_results?height=7",
+                rpc(r#"{"height":"8","txs_results":null}"#),
+            ),
+            ("/block?height=7", rpc(r#"{"block":{"data":{}}}"#)),
+        ]));
+        let t = HttpTransport::with_client("http://n:1", node).unwrap_or_else(|e| panic!("{e}"));
+        let outcome = t.block_outcome(5).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outcome.txs, vec![b"tx1".to_vec(), b"tx2".to_vec()]);
+        assert_eq!(
+            outcome.results,
+            vec![
+                TxResultDigest {
+                    code: 0,
+                    data: vec![0xab, 0xcd],
+                    gas_wanted: 0,
+                    gas_used: 0
+                },
+                TxResultDigest {
+                    code: 12,
+                    data: vec![],
+                    gas_wanted: 3,
+                    gas_used: 2
+                },
+            ]
+        );
+        assert_eq!(t.block_outcome(6), Ok(BlockOutcome::default()));
+        assert!(matches!(
+            t.block_outcome(7),
+            Err(TransportError::Malformed { .. })
+        ));
     }
 
     #[test]

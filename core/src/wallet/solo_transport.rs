@@ -20,7 +20,7 @@ use crate::crypto::{sha256, Hash32};
 use crate::solo::{SoloNode, SubmitError};
 use crate::wallet::client::Clock;
 use crate::wallet::transport::{
-    BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -199,6 +199,13 @@ impl Transport for SoloTransport {
             }
         }
         Ok(answer(&*self.lock()?, path))
+    }
+
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+        let node = self.lock()?;
+        node.block_outcome(height)
+            .map_err(|e| self.unreachable(e.to_string()))?
+            .ok_or_else(|| self.not_found(format!("the results of block {height}")))
     }
 
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {

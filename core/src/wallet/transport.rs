@@ -6,6 +6,7 @@
 //! (headers, commits, validator sets) or by Merkle proofs (state). A transport only has to
 //! move bytes and bound its own waiting.
 
+pub use crate::block_outcome::{BlockOutcome, TxResultDigest};
 use crate::crypto::Hash32;
 use tendermint_light_client_verifier::types::LightBlock;
 
@@ -95,6 +96,10 @@ pub trait Transport: Send + Sync {
     fn query(&self, path: &str) -> Result<QueryResult, TransportError>;
     /// Submits transaction bytes to the mempool (CometBFT `broadcast_tx_sync`).
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError>;
+    /// Block `height`'s transactions and their results (CometBFT `/block` and
+    /// `/block_results`), which the wallet checks against the verified headers `height` and
+    /// `height + 1` to learn a transaction's outcome without trusting the node's receipt.
+    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError>;
 }
 
 /// Parses JSON that comes from outside the library: a node's RPC answer, saved light-client
