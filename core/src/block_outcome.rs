@@ -63,6 +63,12 @@ pub enum OutcomeError {
         /// Block height.
         height: u64,
     },
+    /// The node's receipt names block `height`, which does not hold the transaction.
+    #[error("the node's receipt names block {height}, which does not hold the transaction")]
+    NotInBlock {
+        /// Block height.
+        height: u64,
+    },
 }
 
 /// `merkle.HashFromByteSlices`: RFC 6962 tree over SHA-256; the empty list hashes to

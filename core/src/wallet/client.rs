@@ -1006,8 +1006,9 @@ impl Wallet {
     ///
     /// A node's receipt only says where to look: the block it names is fetched and checked
     /// against its verified header (the transactions) and the next one (their results), so
-    /// the height and code a status shows are the ledger's, and a receipt naming a block
-    /// without the transaction counts for nothing.
+    /// the height and code a status shows are the ledger's. A receipt naming a block without
+    /// the transaction, or results that do not match the headers, fail the refresh
+    /// ([`WalletError::Outcome`]): the node lied, and nothing is concluded from it.
     #[allow(clippy::type_complexity)]
     fn track(
         &mut self,
@@ -1036,8 +1037,10 @@ impl Wallet {
             let proven = match receipt {
                 Some(r) => match self.proven_code(&hash, r.height) {
                     Ok(Some(code)) => Some((r.height, code, r.log)),
-                    // The block the receipt names does not hold the transaction.
-                    Ok(None) => None,
+                    // An honest node's receipt names the block that holds the transaction.
+                    Ok(None) => {
+                        return Err(OutcomeError::NotInBlock { height: r.height }.into());
+                    }
                     // The block's results are not provable yet: judge with the next refresh.
                     Err(WalletError::AwaitingNextBlock { .. }) => continue,
                     Err(e) => return Err(e),
