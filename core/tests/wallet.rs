@@ -32,6 +32,31 @@ use tendermint_light_client_verifier::types::LightBlock;
 // that produces blocks all the time, and `SoloClock` is the phone's clock a little after the
 // latest block.
 
+/// The `Transport` methods a lying test node passes to the honest node it wraps (`inner`):
+/// its name and the chain (`pass_through!("label")`), its mempool and blocks
+/// (`pass_through!(writes)`).
+macro_rules! pass_through {
+    ($label:literal) => {
+        fn name(&self) -> String {
+            format!(concat!($label, "({})"), self.inner.name())
+        }
+        fn status(&self) -> Result<NodeStatus, TransportError> {
+            self.inner.status()
+        }
+        fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
+            self.inner.light_block(height)
+        }
+    };
+    (writes) => {
+        fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
+            self.inner.broadcast(tx)
+        }
+        fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
+            self.inner.block_outcome(height)
+        }
+    };
+}
+
 /// A node that never answers.
 struct Down;
 
@@ -79,15 +104,7 @@ struct Lying {
 }
 
 impl Transport for Lying {
-    fn name(&self) -> String {
-        format!("lying({})", self.inner.name())
-    }
-    fn status(&self) -> Result<NodeStatus, TransportError> {
-        self.inner.status()
-    }
-    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
-        self.inner.light_block(height)
-    }
+    pass_through!("lying");
     fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
         let mut r = self.inner.query(path)?;
         let mode = self.mode.load(Ordering::SeqCst);
@@ -125,12 +142,7 @@ impl Transport for Lying {
         r.value = codec::encode(&answer);
         Ok(r)
     }
-    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
-        self.inner.broadcast(tx)
-    }
-    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
-        self.inner.block_outcome(height)
-    }
+    pass_through!(writes);
 }
 
 impl Lying {
@@ -398,6 +410,16 @@ fn issue(
         .find(|(_, p)| p.holder == to_a && p.amount == Amount(face))
         .map(|(id, _)| *id)
         .expect("the issued offer is in core's offers out")
+}
+
+/// A chain where the obligor has offered `to` a certificate of `face` maturing in `days`
+/// days, on the bank's credit line; the offered piece.
+fn net_with_offer(to: &str, face: u64, days: u32) -> (Net, Hash32) {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let root = issue(&mut net, &mut bank, &mut core, to, face, days);
+    (net, root)
 }
 
 /// Whether the bank already set a credit line (its account nonce moved).
@@ -906,10 +928,7 @@ fn the_cache_opens_offline_and_reconciles_online() {
 
 #[test]
 fn a_node_lying_about_holdings_is_caught_and_the_view_kept() {
-    let mut net = Net::new();
-    let mut bank = net.wallet("bank");
-    let mut core = net.wallet("core");
-    let root = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    let (mut net, root) = net_with_offer("t1", 100_000_00, 30);
     let mode = Arc::new(AtomicU8::new(HONEST));
     let lying = Arc::new(Lying {
         inner: net.live.clone(),
@@ -1207,25 +1226,12 @@ impl Redirect {
 }
 
 impl Transport for Redirect {
-    fn name(&self) -> String {
-        format!("redirect({})", self.inner.name())
-    }
-    fn status(&self) -> Result<NodeStatus, TransportError> {
-        self.inner.status()
-    }
-    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
-        self.inner.light_block(height)
-    }
+    pass_through!("redirect");
     fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
         let mapped = self.map.lock().expect("map lock").get(path).cloned();
         self.inner.query(mapped.as_deref().unwrap_or(path))
     }
-    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
-        self.inner.broadcast(tx)
-    }
-    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
-        self.inner.block_outcome(height)
-    }
+    pass_through!(writes);
 }
 
 /// A node that keeps the first answer it gave to each query and, once told to, serves that
@@ -1237,15 +1243,7 @@ struct Replay {
 }
 
 impl Transport for Replay {
-    fn name(&self) -> String {
-        format!("replay({})", self.inner.name())
-    }
-    fn status(&self) -> Result<NodeStatus, TransportError> {
-        self.inner.status()
-    }
-    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
-        self.inner.light_block(height)
-    }
+    pass_through!("replay");
     fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
         let mut kept = self.kept.lock().expect("kept lock");
         if self.replaying.load(Ordering::SeqCst) {
@@ -1257,12 +1255,7 @@ impl Transport for Replay {
         kept.entry(path.to_string()).or_insert_with(|| r.clone());
         Ok(r)
     }
-    fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
-        self.inner.broadcast(tx)
-    }
-    fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
-        self.inner.block_outcome(height)
-    }
+    pass_through!(writes);
 }
 
 /// A lineage proof carries the certificate it is about; a node answering the question about
@@ -1338,10 +1331,7 @@ fn an_answer_older_than_the_verified_state_is_refused() {
 /// be trusted: the wallet starts from the anchor it was given.
 #[test]
 fn a_cache_verified_under_another_anchor_is_not_trusted() {
-    let mut net = Net::new();
-    let mut bank = net.wallet("bank");
-    let mut core = net.wallet("core");
-    let root = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    let (net, root) = net_with_offer("t1", 100_000_00, 30);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("t1.redb");
     {
@@ -1382,10 +1372,7 @@ fn a_cache_verified_under_another_anchor_is_not_trusted() {
 /// signs them with the furthest expiry height instead of overflowing.
 #[test]
 fn a_maximal_validity_window_saturates() {
-    let mut net = Net::new();
-    let mut bank = net.wallet("bank");
-    let mut core = net.wallet("core");
-    let root = issue(&mut net, &mut bank, &mut core, "t1", 100_000_00, 30);
+    let (mut net, root) = net_with_offer("t1", 100_000_00, 30);
     let mut config = net.config();
     config.tx_ttl_blocks = u64::MAX;
     let mut t1 = Wallet::in_memory(
@@ -1441,15 +1428,7 @@ impl FakeRefusal {
 const MADE_UP: u32 = 7;
 
 impl Transport for FakeRefusal {
-    fn name(&self) -> String {
-        format!("fake-refusal({})", self.inner.name())
-    }
-    fn status(&self) -> Result<NodeStatus, TransportError> {
-        self.inner.status()
-    }
-    fn light_block(&self, height: u64) -> Result<LightBlock, TransportError> {
-        self.inner.light_block(height)
-    }
+    pass_through!("fake-refusal");
     fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
         let real = self.inner.query(path)?;
         if !self.lying.load(Ordering::SeqCst) || !path.starts_with("/receipt/") {
@@ -1497,19 +1476,34 @@ impl Transport for FakeRefusal {
     }
 }
 
+/// A chain where t1 has an offer (`root`) and a wallet over a [`FakeRefusal`] node, honest
+/// for now.
+fn offer_to_t1_over_a_fake_refusal() -> (Net, Hash32, Arc<FakeRefusal>, Wallet) {
+    let (net, root) = net_with_offer("t1", 50_000_00, 30);
+    let node = FakeRefusal::new(net.live.clone());
+    node.lying.store(false, Ordering::SeqCst);
+    let mut t1 = net.wallet_over("t1", node.clone());
+    refresh(&mut t1);
+    (net, root, node, t1)
+}
+
+/// `tx` is shown committed at `height`, with its `Confirmed` event among `events`.
+fn assert_confirmed(w: &Wallet, events: &[WalletEvent], tx: Hash32, height: u64) {
+    assert_eq!(w.tx_status(&tx), Some(&TxStatus::Committed { height }));
+    assert!(
+        events.contains(&WalletEvent::Confirmed { tx, height }),
+        "{events:?}"
+    );
+}
+
 /// A refusal receipt naming a block that does not hold the transaction is caught: the
 /// refresh fails, the transaction stays pending (no `Failed` event), and once an honest
 /// answer comes it is shown committed at the proven height.
 #[test]
 fn a_made_up_refusal_is_caught() {
-    let mut net = Net::new();
-    let mut bank = net.wallet("bank");
-    let mut core = net.wallet("core");
-    let root = issue(&mut net, &mut bank, &mut core, "t1", 50_000_00, 30);
-    let node = FakeRefusal::new(net.live.clone());
+    let (mut net, root, node, mut t1) = offer_to_t1_over_a_fake_refusal();
+    node.lying.store(true, Ordering::SeqCst);
     node.dropping.store(true, Ordering::SeqCst);
-    let mut t1 = net.wallet_over("t1", node.clone());
-    refresh(&mut t1);
     let accept = submit(&mut t1, TxBody::Accept { piece: root });
     assert_eq!(net.mempool(), 0, "the lying node dropped it");
 
@@ -1529,12 +1523,7 @@ fn a_made_up_refusal_is_caught() {
     assert!(s.txs.iter().any(|t| t.code == 0), "{:?}", s.txs);
     node.lying.store(false, Ordering::SeqCst);
     let ev = refresh(&mut t1);
-    let height = s.height;
-    assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Committed { height }));
-    assert!(
-        ev.contains(&WalletEvent::Confirmed { tx: accept, height }),
-        "{ev:?}"
-    );
+    assert_confirmed(&t1, &ev, accept, s.height);
     assert!(holdings(&t1).iter().any(|(id, _)| *id == root));
 }
 
@@ -1543,14 +1532,7 @@ fn a_made_up_refusal_is_caught() {
 /// view and the transaction's status stay, and an honest answer later confirms it.
 #[test]
 fn rewritten_block_results_are_refused() {
-    let mut net = Net::new();
-    let mut bank = net.wallet("bank");
-    let mut core = net.wallet("core");
-    let root = issue(&mut net, &mut bank, &mut core, "t1", 50_000_00, 30);
-    let node = FakeRefusal::new(net.live.clone());
-    node.lying.store(false, Ordering::SeqCst);
-    let mut t1 = net.wallet_over("t1", node.clone());
-    refresh(&mut t1);
+    let (mut net, root, node, mut t1) = offer_to_t1_over_a_fake_refusal();
     let view = t1.view().cloned();
     let accept = submit(&mut t1, TxBody::Accept { piece: root });
     let s = net.block();
@@ -1569,12 +1551,7 @@ fn rewritten_block_results_are_refused() {
     node.lying.store(false, Ordering::SeqCst);
     node.rewriting.store(false, Ordering::SeqCst);
     let ev = refresh(&mut t1);
-    let height = s.height;
-    assert_eq!(t1.tx_status(&accept), Some(&TxStatus::Committed { height }));
-    assert!(
-        ev.contains(&WalletEvent::Confirmed { tx: accept, height }),
-        "{ev:?}"
-    );
+    assert_confirmed(&t1, &ev, accept, s.height);
 }
 
 // ---- the ledger's parameters ----------------------------------------------------------------
