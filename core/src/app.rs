@@ -362,6 +362,20 @@ impl App {
         };
         if let (Some(c), Some(chain)) = (self.ledger.committed(), self.ledger.chain_id()) {
             if c.version == 0 && chain == genesis.chain_id {
+                // Only for the same genesis: if it changed since (an operator edited
+                // `genesis.json` after the crash), the stored state is not the one CometBFT
+                // now starts from, and answering with it would surface only at block 1 as
+                // an app hash mismatch. The state it would give is computed in memory.
+                let fresh = Ledger::in_memory()?.init_chain(&genesis)?;
+                if fresh != c.app_hash {
+                    return Err(AppError::Genesis {
+                        reason: format!(
+                            "the ledger was initialised from a different genesis (app hash {} \
+                             stored, {fresh} for this one); remove the ledger to start again",
+                            c.app_hash
+                        ),
+                    });
+                }
                 return Ok(response::InitChain {
                     consensus_params: None,
                     validators,

@@ -312,6 +312,43 @@ fn init_chain_again_at_height_zero_returns_the_same_app_hash() {
     ));
 }
 
+/// A crash before block 1 makes CometBFT call `InitChain` again, but if the genesis changed
+/// in between (an operator fixed `genesis.json` and restarted), answering with the stored
+/// state would give CometBFT an app hash and validator set that are not those of the genesis
+/// it holds: the node would then fail at block 1 on an app hash mismatch, far from the
+/// cause. A different genesis must be refused, and the stored one left as it was.
+#[test]
+fn init_chain_again_with_a_different_genesis_is_refused() {
+    let cast = Cast::new();
+    let genesis = cast.f.genesis().clone();
+    let mut app = App::new(Ledger::in_memory().unwrap());
+    let first = app.init_chain(&init_chain(&genesis)).unwrap().app_hash;
+
+    let mut fewer = genesis.clone();
+    fewer.participants.pop();
+    let mut later = init_chain(&genesis);
+    later.time = time(GENESIS_TIME + 86_400);
+    let mut stronger = genesis.clone();
+    stronger.validators[0].power += 1;
+    for (what, req) in [
+        ("other participants", init_chain(&fewer)),
+        ("another genesis time", later),
+        ("other validators", init_chain(&stronger)),
+    ] {
+        let err = app.init_chain(&req).unwrap_err();
+        assert!(
+            matches!(&err, AppError::Genesis { reason } if reason.contains("different genesis")),
+            "{what}: {err:?}"
+        );
+        assert_eq!(info(&app).last_block_app_hash, first, "{what}");
+    }
+    // The same genesis is still answered with the stored hash.
+    assert_eq!(
+        app.init_chain(&init_chain(&genesis)).unwrap().app_hash,
+        first
+    );
+}
+
 #[test]
 fn init_chain_takes_validators_from_the_request_when_the_genesis_lists_none() {
     let cast = Cast::new();

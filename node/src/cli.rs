@@ -544,6 +544,44 @@ async fn reap_stale_cometbft(pid_file: &Path, comet_home: &Path) -> Result<(), N
     Ok(())
 }
 
+/// Makes sure the ABCI address is this node's to serve on, before the server starts.
+///
+/// [`wait_listening`] knows the server is up when a connection to the address succeeds, so
+/// a listener of another process there would pass for ours, and CometBFT would be launched
+/// against that process's application. A TCP address is therefore bound once (the way the
+/// server binds it) and released; a Unix socket path is cleared only when it holds a
+/// socket that nothing listens on (left by a previous run), never a live socket or a
+/// file of another kind.
+async fn claim_abci_address(address: &AbciAddress) -> Result<(), NodeError> {
+    match address {
+        AbciAddress::Tcp(a) => tokio::net::TcpListener::bind(a.as_str())
+            .await
+            .map(drop)
+            .map_err(|e| NodeError::Server(format!("cannot listen on {address}: {e}"))),
+        AbciAddress::Unix(p) => {
+            use std::os::unix::fs::FileTypeExt;
+            let kind = match std::fs::symlink_metadata(p) {
+                Ok(meta) => meta.file_type(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(NodeError::io("cannot inspect", p, e)),
+            };
+            if !kind.is_socket() {
+                return Err(NodeError::config(
+                    p,
+                    "the ABCI address (proxy_app) names a path that is not a socket; \
+                     refusing to replace it",
+                ));
+            }
+            if tokio::net::UnixStream::connect(p).await.is_ok() {
+                return Err(NodeError::Server(format!(
+                    "{address} is in use by another process"
+                )));
+            }
+            std::fs::remove_file(p).map_err(|e| NodeError::io("cannot remove", p, e))
+        }
+    }
+}
+
 /// Waits until the ABCI address accepts connections (or the server task ends).
 async fn wait_listening(
     address: &AbciAddress,
@@ -611,15 +649,10 @@ async fn serve(
         hooks.proposal_tamper,
     )
     .map_err(NodeError::Server)?;
+    claim_abci_address(&address).await?;
     let mut server = match address.clone() {
         AbciAddress::Tcp(a) => tokio::spawn(server.listen_tcp(a)),
-        AbciAddress::Unix(p) => {
-            // A socket file left by a previous run would make bind fail.
-            if p.exists() {
-                std::fs::remove_file(&p).map_err(|e| NodeError::io("cannot remove", &p, e))?;
-            }
-            tokio::spawn(server.listen_unix(p))
-        }
+        AbciAddress::Unix(p) => tokio::spawn(server.listen_unix(p)),
     };
     wait_listening(&address, &mut server).await?;
     eprintln!("cascade-node: serving ABCI on {address}");

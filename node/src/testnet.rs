@@ -157,6 +157,28 @@ impl Testnet {
                 "a testnet needs at least one validator".into(),
             ));
         }
+        // What the ledger would refuse at InitChain, refused before anything is created.
+        let max = cascade_core::MAX_VALIDATORS as usize;
+        if spec.validators > max {
+            return Err(NodeError::Usage(format!(
+                "a testnet has at most {max} validators (the ledger's limit), not {}",
+                spec.validators
+            )));
+        }
+        // App-state validators would replace CometBFT's at InitChain, and they cannot be the
+        // keys `cometbft init` is about to generate: no node would ever sign a block.
+        let named = spec
+            .app_state
+            .get("validators")
+            .and_then(Value::as_array)
+            .is_some_and(|v| !v.is_empty());
+        if named {
+            return Err(NodeError::Usage(
+                "the app state names its own validators; a testnet's validators are its \
+                 nodes' new keys, so leave the app state's validators empty"
+                    .into(),
+            ));
+        }
         if spec.dir.join(MANIFEST).exists() {
             return Err(NodeError::Usage(format!(
                 "{} already holds a testnet; remove it or choose another --dir",
@@ -261,5 +283,39 @@ mod tests {
         assert!(ports_for(65533, 0).is_ok_and(|p| p.abci == 65535));
         assert!(ports_for(65534, 0).is_err());
         assert!(ports_for(60000, 1000).is_err());
+    }
+
+    /// A testnet the ledger would refuse at `InitChain` (more validators than it allows, or
+    /// an app state naming its own validators, which cannot be the keys `cometbft init`
+    /// is about to generate, so no node would ever sign a block) is refused before
+    /// anything is created.
+    #[test]
+    fn a_testnet_the_ledger_would_refuse_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = crate::genesis::dev_genesis("cascade-dev", 1);
+        let mut with_validators = genesis.clone();
+        with_validators.validators = vec![cascade_core::ValidatorRecord {
+            pub_key: cascade_core::testkit::validator_key("elsewhere"),
+            power: DEFAULT_VALIDATOR_POWER,
+        }];
+        let too_many = cascade_core::MAX_VALIDATORS as usize + 1;
+        for (validators, app_state, expected) in [
+            (too_many, &genesis, "at most 100 validators"),
+            (2, &with_validators, "names its own validators"),
+        ] {
+            let spec = TestnetSpec {
+                validators,
+                dir: dir.path().join("net"),
+                base_port: 20000,
+                chain_id: "cascade-dev".into(),
+                app_state: serde_json::to_value(app_state).unwrap(),
+            };
+            // No CometBFT is needed: the refusal comes before any is run.
+            match Testnet::create(Path::new("/nonexistent/cometbft"), &spec) {
+                Err(NodeError::Usage(reason)) => assert!(reason.contains(expected), "{reason}"),
+                other => panic!("{expected}: {other:?}"),
+            }
+            assert!(!spec.dir.exists(), "{expected}: the directory was created");
+        }
     }
 }
