@@ -272,6 +272,19 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(legalIdHash(legalId: legalId), expected)
     }
 
+    /// Where the decimal point goes for each currency (ISO 4217 minor units).
+    func testCurrencyMinorDigits() throws {
+        XCTAssertEqual(try currencyMinorDigits(currency: "CNY"), 2)
+        XCTAssertEqual(try currencyMinorDigits(currency: "JPY"), 0)
+        XCTAssertEqual(try currencyMinorDigits(currency: "KWD"), 3)
+        XCTAssertThrowsError(try currencyMinorDigits(currency: "yen")) { error in
+            guard case WalletError.InvalidInput(let field, _) = error else {
+                return XCTFail("expected InvalidInput, got \(error)")
+            }
+            XCTAssertEqual(field, "currency")
+        }
+    }
+
     /// Printing or logging a generated key never shows its recovery phrase (the record's
     /// `description` and `debugDescription` come from the library, which withholds it).
     func testGeneratedKeyDescriptionWithholdsThePhrase() throws {
