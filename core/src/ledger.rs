@@ -311,10 +311,16 @@ impl Ledger {
 
     /// Decodes transaction bytes and checks their signature (stateless checks only).
     pub fn verify(&mut self, bytes: &[u8]) -> Result<VerifiedTx, TxError> {
+        // Only a first bound against oversized input: `run_tx` checks the size against the
+        // limit in force where the transaction runs (the open block's, or the committed one
+        // for the mempool). The larger of the two is taken so that an open block, which may
+        // be a proposal that is never decided, cannot make `check_tx` refuse a transaction
+        // the committed parameters allow.
+        let committed = self.params.max_tx_bytes;
         let max = self
             .block
             .as_ref()
-            .map_or(self.params.max_tx_bytes, |b| b.env.params.max_tx_bytes)
+            .map_or(committed, |b| b.env.params.max_tx_bytes.max(committed))
             as usize;
         let decoded = DecodedTx::decode(bytes, max)?;
         let signer = decoded.signed.tx.signer;

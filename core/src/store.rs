@@ -684,6 +684,88 @@ mod tests {
         assert_eq!(stamp_of(&path), Some(FORMAT));
     }
 
+    /// ICS-23 verification of `proof` for `key` (and `value`, `None` for absence) against
+    /// `root`.
+    fn verifies(
+        root: &Hash32,
+        key: &[u8],
+        value: Option<&[u8]>,
+        proof: &ics23::CommitmentProof,
+    ) -> bool {
+        let (spec, root) = (jmt::ics23_spec(), root.0.to_vec());
+        match value {
+            Some(v) => {
+                ics23::verify_membership::<ics23::HostFunctionsManager>(proof, &spec, &root, key, v)
+            }
+            None => ics23::verify_non_membership::<ics23::HostFunctionsManager>(
+                proof, &spec, &root, key,
+            ),
+        }
+    }
+
+    /// Every committed version stays provable: at each version, every probed key (present,
+    /// deleted, deleted without ever existing, keys that are prefixes of one another, the
+    /// empty key) gets the value it had then and a proof that verifies against that
+    /// version's root only. Covers the one-leaf tree (leftmost and rightmost absence
+    /// proofs) and versions written after later deletions.
+    #[test]
+    fn every_version_proves_its_values_and_absences() {
+        let store = Store::in_memory().unwrap();
+        let key = |i: u64| -> Vec<u8> {
+            let mut k = b"k/".to_vec();
+            k.extend_from_slice(&i.to_be_bytes()[(i % 8) as usize..]);
+            k
+        };
+        let (mut states, mut roots) = (Vec::new(), Vec::new());
+        let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for v in 0..12u64 {
+            let mut c = ChangeSet::default();
+            if v < 2 {
+                let (k, value) = [("a", "1"), ("abc", "2")][v as usize];
+                c.state.insert(k.into(), Some(value.into()));
+            } else {
+                for i in 0..v * 7 {
+                    let value = ((i + v) % 5 != 0).then(|| vec![v as u8, i as u8]);
+                    c.state.insert(key(i * 31 % 97), value);
+                }
+                c.state.insert(format!("never-{v}").into_bytes(), None);
+            }
+            for (k, value) in &c.state {
+                match value {
+                    Some(x) => state.insert(k.clone(), x.clone()),
+                    None => state.remove(k),
+                };
+            }
+            roots.push(store.commit(v, c).unwrap().app_hash);
+            states.push(state.clone());
+        }
+        let snap = store.snapshot().unwrap();
+        let mut probes: Vec<Vec<u8>> = (0..120).map(key).collect();
+        for k in ["a", "ab", "abc", "abcd", "", "never-3"] {
+            probes.push(k.as_bytes().to_vec());
+        }
+        for (v, state) in states.iter().enumerate() {
+            for k in &probes {
+                let (value, proof) = snap
+                    .tree()
+                    .get_with_ics23_proof(k.clone(), v as u64)
+                    .unwrap();
+                assert_eq!(value.as_ref(), state.get(k), "version {v}, key {k:?}");
+                assert!(
+                    verifies(&roots[v], k, value.as_deref(), &proof),
+                    "version {v}, key {k:?}"
+                );
+                let other = roots[(v + 1) % roots.len()];
+                assert!(
+                    !verifies(&other, k, value.as_deref(), &proof),
+                    "version {v}, key {k:?}"
+                );
+            }
+        }
+        // No proof at a version not committed yet.
+        assert!(snap.tree().get_with_ics23_proof(b"a".to_vec(), 12).is_err());
+    }
+
     #[test]
     fn reopen_keeps_last_commit() {
         let dir = tempfile::tempdir().unwrap();

@@ -25,6 +25,9 @@ use tendermint_proto::v0_38::{abci as pb_abci, types as pb};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const RESULTS: TableDefinition<u64, &[u8]> = TableDefinition::new("results");
+/// Facts about the chain the blocks belong to (the genesis digest).
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const META_GENESIS: &str = "genesis";
 
 /// A block as stored.
 #[derive(Clone, PartialEq, Message)]
@@ -230,9 +233,30 @@ impl BlockStore {
         {
             w.open_table(BLOCKS)?;
             w.open_table(RESULTS)?;
+            w.open_table(META)?;
         }
         w.commit()?;
         Ok(BlockStore { db })
+    }
+
+    /// The digest of the genesis these blocks were produced from, if recorded (stores
+    /// written before it was recorded have none).
+    pub fn genesis_digest(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let r = self.db.begin_read()?;
+        let table = r.open_table(META)?;
+        let found = table.get(META_GENESIS)?;
+        Ok(found.and_then(|v| <[u8; 32]>::try_from(v.value()).ok()))
+    }
+
+    /// Records the digest of the genesis these blocks are produced from.
+    pub fn put_genesis_digest(&self, digest: &[u8; 32]) -> Result<(), StoreError> {
+        let w = self.db.begin_write()?;
+        {
+            let mut table = w.open_table(META)?;
+            table.insert(META_GENESIS, digest.as_slice())?;
+        }
+        w.commit()?;
+        Ok(())
     }
 
     /// Height of the last stored block (0 if none).

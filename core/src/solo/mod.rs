@@ -364,18 +364,53 @@ impl SoloNode {
     }
 
     /// `InitChain` on a new ledger (or again on one that crashed before block 1, which is
-    /// harmless); for a ledger with blocks, checks that it is the genesis' chain.
+    /// harmless); for a ledger with blocks, checks that it is the genesis' chain, started from
+    /// this very genesis and signed with this key. Reopening with another genesis under the
+    /// same chain id would run the old state under the new genesis' time and parameters, and
+    /// another key would sign headers no light client can follow from the stored ones.
     fn init_chain(&mut self, genesis: &Genesis) -> Result<(), SoloError> {
+        let digest = sha256(
+            &serde_json::to_vec(genesis).map_err(|e| SoloError::Genesis {
+                reason: e.to_string(),
+            })?,
+        );
+        let refuse = |reason: String| Err(SoloError::Genesis { reason });
+        let recorded = self.blocks.genesis_digest()?;
+        if recorded.is_some_and(|stored| stored != digest) {
+            return refuse(format!(
+                "the stored chain was started from another genesis (chain {:?}); open it with \
+                 its own genesis, or start a new chain in an empty directory",
+                genesis.chain_id
+            ));
+        }
+        self.check_or_init(genesis)?;
+        // Recorded once the genesis is accepted, so a refused genesis leaves nothing behind.
+        if recorded.is_none() {
+            self.blocks.put_genesis_digest(&digest)?;
+        }
+        Ok(())
+    }
+
+    fn check_or_init(&mut self, genesis: &Genesis) -> Result<(), SoloError> {
+        let refuse = |reason: String| Err(SoloError::Genesis { reason });
         match self.app.ledger().committed() {
             Some(c) if c.version > 0 => {
                 let stored = self.app.ledger().chain_id().unwrap_or_default();
                 if stored != genesis.chain_id {
-                    return Err(SoloError::Genesis {
-                        reason: format!(
-                            "the stored ledger is chain {stored:?}, not {:?}",
-                            genesis.chain_id
-                        ),
-                    });
+                    return refuse(format!(
+                        "the stored ledger is chain {stored:?}, not {:?}",
+                        genesis.chain_id
+                    ));
+                }
+                let last = self.blocks.last_height()?;
+                if let Some(block) = self.blocks.block(last)? {
+                    if block.header.next_validators_hash != self.validators.hash() {
+                        return refuse(format!(
+                            "block {last} hands the chain to another validator than this key \
+                             ({}); open it with the key it was produced with",
+                            self.validator.address
+                        ));
+                    }
                 }
                 Ok(())
             }
