@@ -201,7 +201,9 @@ impl SoloNode {
 
 #[uniffi::export]
 impl SoloNode {
-    /// Starts a solo chain (or reopens the one in `data_dir`; its stored genesis wins).
+    /// Starts a solo chain, or reopens the one in `data_dir`. Reopening needs the config the
+    /// chain was started with: another genesis (chain id, day, participants) is refused with
+    /// `InvalidConfig`, never run over the stored state.
     #[uniffi::constructor]
     pub fn new(config: SoloConfig) -> Result<Arc<SoloNode>, NodeError> {
         let genesis = genesis(&config)?;
