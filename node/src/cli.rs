@@ -676,8 +676,7 @@ async fn serve(
                 .spawn()
                 .map_err(|e| NodeError::io("cannot start", bin, e))?;
             if let Some(pid) = child.id() {
-                std::fs::write(&pid_file, format!("{pid}\n"))
-                    .map_err(|e| NodeError::io("cannot write", &pid_file, e))?;
+                crate::config::write_atomically(&pid_file, format!("{pid}\n").as_bytes())?;
             }
             Some(child)
         }

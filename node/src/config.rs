@@ -217,10 +217,9 @@ impl ConfigFile {
         table.get(key)?.as_str()
     }
 
-    /// Writes the file back.
+    /// Writes the file back (atomically, see [`write_atomically`]).
     pub fn save(&self) -> Result<(), NodeError> {
-        std::fs::write(&self.path, self.doc.to_string())
-            .map_err(|e| NodeError::io("cannot write", &self.path, e))
+        write_atomically(&self.path, self.doc.to_string().as_bytes())
     }
 }
 
@@ -366,11 +365,49 @@ pub fn read_json(path: &Path) -> Result<Value, NodeError> {
     serde_json::from_str(&text).map_err(|e| NodeError::config(path, format!("not valid JSON: {e}")))
 }
 
-/// Writes a JSON file (pretty-printed).
+/// Writes a JSON file (pretty-printed, atomically, see [`write_atomically`]).
 pub fn write_json(path: &Path, value: &Value) -> Result<(), NodeError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| NodeError::config(path, format!("cannot encode JSON: {e}")))?;
-    std::fs::write(path, text + "\n").map_err(|e| NodeError::io("cannot write", path, e))
+    write_atomically(path, (text + "\n").as_bytes())
+}
+
+/// Replaces `path` with `bytes` so that a crash or a full disk leaves either the old file
+/// or the new one, never half of one: the bytes go to a temporary file beside it, are
+/// flushed to disk, and the temporary file is renamed over `path` (a rename within one
+/// directory is atomic). A config or genesis cut short would stop the node at its next
+/// start with a parse error far from the cause.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .ok_or_else(|| NodeError::config(path, "not a file path"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(".tmp");
+    let temp = path.with_file_name(temp_name);
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        // The replacement keeps the file's permissions (an operator may have narrowed them).
+        if let Ok(existing) = std::fs::metadata(path) {
+            file.set_permissions(existing.permissions())?;
+        }
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if let Err(e) = written {
+        // Best effort: the temporary file is ours and worthless now.
+        let _ = std::fs::remove_file(&temp);
+        return Err(NodeError::io("cannot write", path, e));
+    }
+    // Make the rename itself durable (best effort: not every platform syncs directories).
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(dir) = std::fs::File::open(dir) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(())
 }
 
 /// A validator's consensus key, as CometBFT's `priv_validator_key.json` states it.
@@ -536,6 +573,34 @@ pub fn set_genesis(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A replaced file has the new content and its old permissions, and no temporary file is
+    /// left; when the write cannot happen, the old file is untouched and the error names it.
+    #[test]
+    fn files_are_replaced_whole_or_not_at_all() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "old = 1\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomically(&path, b"new = 2\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new = 2\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("config.toml")]);
+
+        // The temporary file's place is taken (a directory): nothing is written.
+        std::fs::create_dir(dir.path().join(".config.toml.tmp")).unwrap();
+        match write_atomically(&path, b"half") {
+            Err(NodeError::Io { context, .. }) => assert!(context.contains("config.toml")),
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new = 2\n");
+    }
 
     /// A key file written by `cometbft init` (v0.38.26, a throwaway key) and the id that
     /// `cometbft show-node-id` printed for it: the id is computed the way CometBFT does.
