@@ -88,18 +88,33 @@ pub fn data_hash<T: AsRef<[u8]>>(txs: &[T]) -> [u8; 32] {
 pub fn results_hash(results: &[TxResultDigest]) -> [u8; 32] {
     let leaves: Vec<Vec<u8>> = results
         .iter()
-        .map(|r| {
-            pb_abci::ExecTxResult {
-                code: r.code,
-                data: r.data.clone().into(),
-                gas_wanted: r.gas_wanted,
-                gas_used: r.gas_used,
-                ..Default::default()
-            }
-            .encode_to_vec()
-        })
+        .map(|r| r.to_proto().encode_to_vec())
         .collect();
     merkle_root(&leaves)
+}
+
+impl TxResultDigest {
+    /// As CometBFT's `ExecTxResult`, with only the deterministic fields set: the form
+    /// `last_results_hash` hashes, and the form solo mode stores.
+    pub fn to_proto(&self) -> pb_abci::ExecTxResult {
+        pb_abci::ExecTxResult {
+            code: self.code,
+            data: self.data.clone().into(),
+            gas_wanted: self.gas_wanted,
+            gas_used: self.gas_used,
+            ..Default::default()
+        }
+    }
+
+    /// The deterministic fields of a CometBFT `ExecTxResult` (the rest is dropped).
+    pub fn from_proto(r: &pb_abci::ExecTxResult) -> TxResultDigest {
+        TxResultDigest {
+            code: r.code,
+            data: r.data.to_vec(),
+            gas_wanted: r.gas_wanted,
+            gas_used: r.gas_used,
+        }
+    }
 }
 
 impl BlockOutcome {

@@ -172,13 +172,7 @@ impl StoredResults {
             tx_results: self
                 .tx_results
                 .iter()
-                .map(|r| pb_abci::ExecTxResult {
-                    code: r.code,
-                    data: r.data.clone().into(),
-                    gas_wanted: r.gas_wanted,
-                    gas_used: r.gas_used,
-                    ..Default::default()
-                })
+                .map(TxResultDigest::to_proto)
                 .collect(),
         }
         .encode_to_vec()
@@ -198,13 +192,8 @@ impl StoredResults {
                 .map_err(|e| corrupt(height, "validator update", e))?,
             tx_results: r
                 .tx_results
-                .into_iter()
-                .map(|t| TxResultDigest {
-                    code: t.code,
-                    data: t.data.to_vec(),
-                    gas_wanted: t.gas_wanted,
-                    gas_used: t.gas_used,
-                })
+                .iter()
+                .map(TxResultDigest::from_proto)
                 .collect(),
         })
     }
