@@ -20,7 +20,7 @@ use crate::keys;
 use crate::ledger::{Ledger, TxReceipt};
 use crate::money::{Amount, Money};
 use crate::pricing::{AnnualRate, Quote};
-use crate::proof::ProofError;
+use crate::proof::{ListKind, ProofError};
 use crate::query::{Answer, Query};
 use crate::solo::{SoloError, SoloNode, SubmitError};
 use crate::store::StoreError;
@@ -728,7 +728,7 @@ fn scenario(d: &mut Demo<'_>) -> Result<DemoReport, DemoError> {
                 reason: "not a list".into(),
             });
         };
-        let pieces = list.verify(&app_hash)?;
+        let pieces = list.verify_for(&app_hash, &d.addr(name), ListKind::Holdings)?;
         d.proofs += 1 + pieces.len() as u64;
         let sum: u64 = pieces.iter().map(|(_, p)| p.amount.0).sum();
         held_before_maturity += sum;
@@ -796,7 +796,8 @@ fn scenario(d: &mut Demo<'_>) -> Result<DemoReport, DemoError> {
         d,
         "6. lineage tree, proven complete against the verified app hash",
     )?;
-    let (record, pieces): (RootRecord, Vec<(Hash32, Piece)>) = lineage.verify(&app_hash)?;
+    let (record, pieces): (RootRecord, Vec<(Hash32, Piece)>) =
+        lineage.verify_for(&app_hash, &root)?;
     d.proofs += 1 + pieces.len() as u64;
     writeln!(
         d.out,

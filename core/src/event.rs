@@ -3,8 +3,8 @@
 use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::money::{Amount, Currency};
-use crate::pricing::Quote;
-use crate::types::{ClearingEntry, PieceId, Roles, RootId};
+use crate::pricing::{AnnualRate, Quote};
+use crate::types::{ClearingEntry, DocumentHash, PieceId, Roles, RootId};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,11 @@ pub enum Event {
         amount: Amount,
         currency: Currency,
         maturity: Day,
+        /// The trade document it is issued against (an auditor links certificate and
+        /// invoice from the event alone).
+        document: DocumentHash,
+        /// Grantor of the credit line it consumes.
+        credit_grantor: Address,
     },
     /// An offer was made to `to` (issue or transfer part).
     Offered {
@@ -55,6 +60,8 @@ pub enum Event {
         to: Address,
         amount: Amount,
         tier: u16,
+        /// First day on which the offer has expired if still unanswered.
+        expires: Day,
     },
     /// An offer was accepted: `holder` now holds the piece.
     Accepted {
@@ -101,11 +108,19 @@ pub enum Event {
     /// A financing was requested.
     FinancingRequested {
         root: RootId,
+        /// The piece the request was made on. The same as `piece` when the whole piece is
+        /// offered; otherwise it is consumed and split into `piece` and `change`, which is
+        /// how an indexer working from events alone learns which piece is gone.
+        input: PieceId,
         piece: PieceId,
         holder: Address,
         financier: Address,
         amount: Amount,
         change: Option<PieceId>,
+        /// Annual rate the holder asks for.
+        rate: AnnualRate,
+        /// First day on which the request has expired if still unanswered.
+        expires: Day,
     },
     /// A financing request was declined or withdrawn.
     FinancingWithdrawn {

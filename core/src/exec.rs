@@ -577,10 +577,25 @@ impl<'v, 'a> Exec<'v, 'a> {
                 if !currency.is_valid() {
                     return Err(TxError::InvalidCurrency);
                 }
-                self.counterparty(obligor, Roles::OBLIGOR, "obligor", "receive a credit line")?;
-                let used = self
-                    .credit_line(obligor, currency, &signer)?
-                    .map_or(Amount::ZERO, |l| l.used);
+                // A line is someone else's limit on the obligor: one granted to oneself (by a
+                // participant that is both obligor and financier or operator) limits nothing.
+                if *obligor == signer {
+                    return Err(TxError::Unauthorized {
+                        signer,
+                        action: "grant credit lines",
+                        reason: "an obligor cannot grant a credit line to itself",
+                    });
+                }
+                let existing = self.credit_line(obligor, currency, &signer)?;
+                // Cutting a line only lowers the grantor's exposure, so it stays possible
+                // whatever has become of the obligor (deactivated, or no longer an obligor):
+                // a financier must be able to cut a failing obligor's line at once. Granting
+                // or raising one needs an active obligor.
+                let cut = existing.as_ref().is_some_and(|l| *limit <= l.limit);
+                if !cut {
+                    self.counterparty(obligor, Roles::OBLIGOR, "obligor", "receive a credit line")?;
+                }
+                let used = existing.map_or(Amount::ZERO, |l| l.used);
                 if *limit < used {
                     return Err(TxError::LimitBelowUsed {
                         limit: *limit,
@@ -992,6 +1007,8 @@ impl<'v, 'a> Exec<'v, 'a> {
             amount,
             currency: *currency,
             maturity,
+            document: *doc_hash,
+            credit_grantor: *grantor,
         });
         self.events.push(Event::Offered {
             root: root_id,
@@ -1000,6 +1017,7 @@ impl<'v, 'a> Exec<'v, 'a> {
             to: *to,
             amount,
             tier: 1,
+            expires,
         });
         Ok(())
     }
@@ -1036,6 +1054,14 @@ impl<'v, 'a> Exec<'v, 'a> {
         )?;
         if kind == OfferKind::Issue {
             let mut root = self.root(&old.root)?;
+            // An unaccepted certificate cannot be settled, so one accepted on or after its
+            // maturity would be due (or overdue) before its obligor could ever pay it on time.
+            if self.env.today >= root.terms.maturity {
+                return Err(TxError::Matured {
+                    maturity: root.terms.maturity,
+                    today: self.env.today,
+                });
+            }
             root.status = RootStatus::Live;
             self.view.put(keys::root(&old.root), &root);
             let mut rec = self.obligor_record(&root.terms.obligor)?;
@@ -1278,6 +1304,7 @@ impl<'v, 'a> Exec<'v, 'a> {
                 to: o.to,
                 amount: o.amount,
                 tier,
+                expires,
             });
         }
         let change_id = if change.is_zero() {
@@ -1438,11 +1465,14 @@ impl<'v, 'a> Exec<'v, 'a> {
         };
         self.events.push(Event::FinancingRequested {
             root: old.root,
+            input: *id,
             piece: locked,
             holder: signer,
             financier: *financier,
             amount,
             change: change_id,
+            rate,
+            expires,
         });
         Ok(())
     }

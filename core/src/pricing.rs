@@ -117,7 +117,7 @@ pub enum PricingError {
     /// The interest would exceed the face value (rate too high for the tenor).
     #[error("interest of {interest} minor units would exceed the face of {face}")]
     InterestExceedsFace {
-        /// Computed interest.
+        /// Computed interest (`u64::MAX` when it is larger still than any amount).
         interest: Amount,
         /// Face value.
         face: Amount,
@@ -143,7 +143,15 @@ pub fn discount(
     let numerator = u128::from(face.0) * u128::from(rate.0) * u128::from(days);
     let denominator = RATE_SCALE * u128::from(day_count.basis());
     let rounded = (numerator + denominator / 2) / denominator;
-    let interest = Amount(u64::try_from(rounded).unwrap_or(u64::MAX));
+    // Interest that does not fit an amount exceeds every face. It is refused, never clamped:
+    // a clamp to u64::MAX would equal the largest face and pass as zero proceeds.
+    let interest =
+        u64::try_from(rounded)
+            .map(Amount)
+            .map_err(|_| PricingError::InterestExceedsFace {
+                interest: Amount(u64::MAX),
+                face,
+            })?;
     let proceeds = face
         .checked_sub(interest)
         .map_err(|_| PricingError::InterestExceedsFace { interest, face })?;
@@ -223,6 +231,28 @@ mod tests {
         assert_eq!(q.interest, Amount(0));
     }
 
+    /// The same boundary under ACT/365, whose half-denominator is 182,500,000: 100 fen at
+    /// 1.825 % for 100 days is 100 × 18,250 × 100 / 365,000,000 = 0.5 fen → 1 fen; 99 fen is
+    /// 0.495 fen → 0.
+    #[test]
+    fn half_rounds_up_act365() {
+        let at = |face| {
+            discount(
+                Amount(face),
+                AnnualRate(18_250),
+                Day(0),
+                Day(100),
+                DayCount::Act365,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            (at(100).interest, at(100).proceeds),
+            (Amount(1), Amount(99))
+        );
+        assert_eq!((at(99).interest, at(99).proceeds), (Amount(0), Amount(99)));
+    }
+
     /// Worked example 4: per-piece rounding. 100 fen at 1.8 % for 100 days gives 1 fen of
     /// interest on the whole, but each 50-fen half gives 0.25 fen → 0, so the halves total 0:
     /// a one-fen difference, which is the documented, expected effect.
@@ -288,6 +318,42 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, PricingError::InterestExceedsFace { .. }));
+    }
+
+    /// Interest too large for an amount is an error, not a clamped figure: at the largest
+    /// face, a clamp to `u64::MAX` would equal the face and quote zero proceeds as valid.
+    /// u64::MAX × 429,496.7295 % (`AnnualRate(u32::MAX)`) × 1 day / 360 ≈ 11.9 × face.
+    #[test]
+    fn interest_beyond_the_largest_amount_is_refused_not_clamped() {
+        for face in [Amount(u64::MAX), Amount(u64::MAX / 2)] {
+            let err =
+                discount(face, AnnualRate(u32::MAX), Day(0), Day(1), DayCount::Act360).unwrap_err();
+            assert_eq!(
+                err,
+                PricingError::InterestExceedsFace {
+                    interest: Amount(u64::MAX),
+                    face,
+                }
+            );
+        }
+    }
+
+    /// The largest face at the default maximum rate (50 %) for the default maximum tenor
+    /// (365 days): the interest, about 50.7 % of face, fits and is exact.
+    /// u64::MAX = 18,446,744,073,709,551,615; × 500,000 × 365 / 360,000,000 =
+    /// 9,351,474,426,255,536,582.604… → 9,351,474,426,255,536,583 (half-up).
+    #[test]
+    fn largest_face_at_the_default_rate_and_tenor_bounds() {
+        let q = discount(
+            Amount(u64::MAX),
+            AnnualRate(500_000),
+            Day(0),
+            Day(365),
+            DayCount::Act360,
+        )
+        .unwrap();
+        assert_eq!(q.interest, Amount(9_351_474_426_255_536_583));
+        assert_eq!(q.proceeds, Amount(u64::MAX - 9_351_474_426_255_536_583));
     }
 
     #[test]

@@ -204,6 +204,10 @@ fn verify_pieces(
 
 impl AccountListProof {
     /// Checks every proof and that the list is complete; returns the verified pieces.
+    ///
+    /// This proves the list of the account and kind the proof names, not that it answers
+    /// the question asked; a client checking a node's answer uses
+    /// [`AccountListProof::verify_for`].
     pub fn verify(&self, app_hash: &Hash32) -> Result<Vec<(Hash32, Piece)>, ProofError> {
         let account: Account = self
             .account_proof
@@ -225,10 +229,30 @@ impl AccountListProof {
         }
         Ok(pieces)
     }
+
+    /// [`AccountListProof::verify`] for the answer to a question about `account`'s `kind`
+    /// list: the list must also *be* that list. `verify` alone proves the list the answer
+    /// names, so a node asked for A's holdings could answer with another account's genuine,
+    /// complete list (an empty one hides all of A's pieces) or with A's offers; a client
+    /// that checks the answer against its question uses this.
+    pub fn verify_for(
+        &self,
+        app_hash: &Hash32,
+        account: &Address,
+        kind: ListKind,
+    ) -> Result<Vec<(Hash32, Piece)>, ProofError> {
+        if self.account != *account || self.kind != kind {
+            return Err(ProofError::WrongKey);
+        }
+        self.verify(app_hash)
+    }
 }
 
 impl LineageProof {
     /// Checks every proof and that the lineage is complete; returns the certificate and pieces.
+    ///
+    /// This proves the lineage of the certificate the proof names; a client checking a
+    /// node's answer uses [`LineageProof::verify_for`].
     pub fn verify(
         &self,
         app_hash: &Hash32,
@@ -245,6 +269,20 @@ impl LineageProof {
             });
         }
         Ok((root, pieces))
+    }
+
+    /// [`LineageProof::verify`] for the answer to a question about certificate `root`: the
+    /// proof must also be that certificate's (another certificate's lineage verifies on its
+    /// own).
+    pub fn verify_for(
+        &self,
+        app_hash: &Hash32,
+        root: &Hash32,
+    ) -> Result<(RootRecord, Vec<(Hash32, Piece)>), ProofError> {
+        if self.root != *root {
+            return Err(ProofError::WrongKey);
+        }
+        self.verify(app_hash)
     }
 }
 

@@ -43,7 +43,9 @@ const META_FORMAT: &str = "format";
 /// record or to the table layout.
 ///
 /// - 1: first stamped layout (obligor records keep settled face per currency).
-pub const FORMAT: u32 = 1;
+/// - 2: receipts' events carry more (`Issued`: document and credit grantor; `Offered`:
+///   expiry; `FinancingRequested`: the piece it was made on, rate and expiry).
+pub const FORMAT: u32 = 2;
 
 /// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
 /// node's `ledger_cache_mib`; `cascade-bench` replays on disk with it too).

@@ -109,7 +109,7 @@ pub struct Account {
 pub struct Params {
     /// Smallest allowed piece, in minor units.
     pub min_unit: Amount,
-    /// Most outputs one transfer may create.
+    /// Most recipients one transfer may name (its change piece, if any, is not counted).
     pub max_outputs: u16,
     /// Most pieces one merge may combine.
     pub max_merge_inputs: u16,
@@ -197,7 +197,9 @@ pub struct Document {
     pub buyer: Address,
     /// The seller: the tier-1 supplier.
     pub seller: Address,
-    /// Face value of live certificates issued against it (released if an issue is rejected).
+    /// Face value of the certificates issued against it that took effect or may still do
+    /// (offered, live or settled). Released only when an issue fails (rejected, cancelled or
+    /// expired); settlement keeps it, so a paid invoice never backs a second certificate.
     pub issued: Amount,
 }
 

@@ -897,6 +897,7 @@ fn finalize_block_reports_transaction_events_with_the_ledgers_values() {
             to,
             amount,
             tier,
+            ..
         } => (*root, *piece, *from, *to, *amount, *tier),
         e => panic!("unexpected {e:?}"),
     };
@@ -908,7 +909,11 @@ fn finalize_block_reports_transaction_events_with_the_ledgers_values() {
     keys_sorted.sort_unstable();
     assert_eq!(
         keys_sorted,
-        ["amount", "from", "piece", "root", "tier", "to"]
+        ["amount", "expires", "from", "piece", "root", "tier", "to"]
+    );
+    assert_eq!(
+        attr(offered, "expires"),
+        (cast.f.today().0 + Params::default().offer_expiry_days).to_string()
     );
     assert_eq!(attr(offered, "piece"), piece.to_hex());
     assert_eq!(attr(offered, "root"), root.to_hex());
@@ -921,6 +926,8 @@ fn finalize_block_reports_transaction_events_with_the_ledgers_values() {
     assert_eq!(attr(issued, "obligor"), cast.addr("core").to_hex());
     assert_eq!(attr(issued, "to"), cast.addr("t1").to_hex());
     assert_eq!(attr(issued, "currency"), "CNY");
+    assert_eq!(attr(issued, "credit_grantor"), cast.addr("bank").to_hex());
+    assert_eq!(attr(issued, "document").len(), 64);
     assert_eq!(
         attr(issued, "maturity"),
         (cast.f.today().0 + 90).to_string()

@@ -1326,3 +1326,45 @@ fn accept_financing_priced_above_face_is_refused() {
         "PAY-1",
     );
 }
+
+/// A financing request on the largest possible piece at a rate whose interest does not even
+/// fit in an amount is refused as `InterestExceedsFace` (interest shown saturated at
+/// `u64::MAX`). Before the fix the interest was clamped to `u64::MAX`, which equals this
+/// face, so the request was accepted with a quote of zero proceeds.
+///
+/// ```text
+/// 18,446,744,073,709,551,615 × 4,294,967,295 × 1 / 360,000,000 ≈ 2.2 × 10^20 > u64::MAX
+/// ```
+#[test]
+fn request_financing_whose_interest_does_not_fit_an_amount_is_refused() {
+    let mut fx = Fixture::standard_with(Params {
+        max_annual_rate: AnnualRate(u32::MAX),
+        ..Params::default()
+    });
+    let core = fx.addr("core");
+    fx.ok(
+        "bank",
+        TxBody::SetCreditLine {
+            obligor: core,
+            currency: cascade_core::testkit::cny(),
+            limit: Amount(u64::MAX),
+        },
+    );
+    let root = fx.issue_accepted("t1", u64::MAX, 1);
+    let before = financing_state(&fx, &root);
+    let body = TxBody::RequestFinancing {
+        piece: root,
+        financier: fx.addr("bank"),
+        amount: Amount(u64::MAX),
+        rate: AnnualRate(u32::MAX),
+    };
+    assert_eq!(
+        fx.err("t1", body),
+        TxError::Pricing(PricingError::InterestExceedsFace {
+            interest: Amount(u64::MAX),
+            face: Amount(u64::MAX),
+        })
+    );
+    assert_eq!(financing_state(&fx, &root), before);
+    assert_eq!(piece(&fx, &root).status, PieceStatus::Active);
+}

@@ -458,7 +458,7 @@ impl Model {
                 Some(i) => {
                     let x = &self.pieces[*i];
                     match x.st {
-                        St::Pending { expires, .. } => {
+                        St::Pending { expires, issue, .. } => {
                             if x.holder != s {
                                 v.push("NotHolder");
                             }
@@ -467,6 +467,11 @@ impl Model {
                             }
                             if self.today >= expires {
                                 v.push("WrongStatus");
+                            }
+                            // A certificate cannot start on or after its maturity: it could
+                            // not have been paid on time.
+                            if issue && self.today >= self.roots[x.root].maturity {
+                                v.push("Matured");
                             }
                             // Taking an offer needs the supplier role still (rejecting not).
                             if !self.has_any(s, Roles::SUPPLIER) {
@@ -656,6 +661,10 @@ impl Model {
             Action::SetCredit { limit } => {
                 if !self.has_any(s, Roles::FINANCIER.with(Roles::OPERATOR)) {
                     v.push("MissingRole");
+                }
+                // The obligor itself, even as a financier or operator, grants itself nothing.
+                if s == CORE {
+                    v.push("Unauthorized");
                 }
                 self.counterparty_rules(CORE, Roles::OBLIGOR, &mut v);
                 if *limit < self.lines.get(&s).map_or(0, |l| l.used) {
@@ -2695,6 +2704,42 @@ fn an_unfrozen_offer_past_its_expiry_expires_at_the_next_block() {
     assert_eq!(h.m.roots[0].st, RSt::Void);
     assert_eq!(h.m.lines[&BANK].used, 0);
     assert_eq!(h.m.docs[0].issued, 0);
+}
+
+/// Two rules an audit added, step by step under the model: an issue offer still open on its
+/// certificate's maturity day can no longer be accepted (it then expires and voids), and an
+/// obligor that is also a financier cannot grant itself a credit line.
+#[test]
+fn an_issue_open_at_maturity_and_a_self_granted_line_are_refused() {
+    let mut h = Harness::new(Fixture::standard());
+    h.anchor_for_t1(500_000);
+    let issue = Action::Issue {
+        doc: 0,
+        to: T1,
+        amount: 500_000,
+        days: 2,
+        grantor: BANK,
+    };
+    h.must(CORE, issue);
+    h.step(&Op::Advance { days: 2 });
+    h.refused(T1, Action::Accept(Some(0)), "Matured");
+    // Offers last 7 days: on day 7 it expires and the certificate is void.
+    h.step(&Op::Advance { days: 5 });
+    assert_eq!(h.m.pieces[0].st, St::Expired);
+    assert_eq!(h.m.roots[0].st, RSt::Void);
+    assert_eq!(h.m.lines[&BANK].used, 0);
+
+    let both = Roles::OBLIGOR.with(Roles::FINANCIER);
+    h.must(
+        OPERATOR,
+        Action::SetRoles {
+            who: CORE,
+            roles: both,
+            active: true,
+        },
+    );
+    h.refused(CORE, Action::SetCredit { limit: 1_000_000 }, "Unauthorized");
+    assert!(!h.m.lines.contains_key(&CORE));
 }
 
 /// The rules that depend on the roles held *now*, step by step under the model: who may

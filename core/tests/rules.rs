@@ -2522,3 +2522,190 @@ fn obligor_record_keeps_settled_faces_per_currency() {
         ]
     );
 }
+
+// ================================================================================================
+// Audit: gaps and fixes (credit from oneself, issues taken after maturity, financing amounts)
+// ================================================================================================
+
+/// A credit line is a financier's (or the operator's) limit on an obligor. A participant the
+/// operator gave both the obligor role and the financier or operator role could otherwise
+/// grant itself a line of any size and issue without limit, which is no credit limit at all.
+#[test]
+fn credit_an_obligor_cannot_grant_itself_a_line() {
+    let mut cast = STANDARD_PARTICIPANTS.to_vec();
+    cast.push(("bankcorp", Roles::OBLIGOR.with(Roles::FINANCIER)));
+    cast.push(("opcorp", Roles::OBLIGOR.with(Roles::OPERATOR)));
+    let mut fx = Fixture::new(&cast, Params::default());
+    for name in ["bankcorp", "opcorp"] {
+        let me = fx.addr(name);
+        let e = fx.err(
+            name,
+            TxBody::SetCreditLine {
+                obligor: me,
+                currency: cny(),
+                limit: Amount(u64::MAX),
+            },
+        );
+        assert_eq!(
+            e,
+            TxError::Unauthorized {
+                signer: me,
+                action: "grant credit lines",
+                reason: "an obligor cannot grant a credit line to itself",
+            }
+        );
+        assert_eq!(fx.ledger.credit_line(&me, &cny(), &me).unwrap(), None);
+    }
+    // Each may still grant a line to another obligor, and receive one from another grantor.
+    let (core, bankcorp) = (fx.addr("core"), fx.addr("bankcorp"));
+    for (grantor, obligor) in [("bankcorp", core), ("opcorp", core), ("bank", bankcorp)] {
+        fx.ok(
+            grantor,
+            TxBody::SetCreditLine {
+                obligor,
+                currency: cny(),
+                limit: Amount(1_000 * YUAN),
+            },
+        );
+        let line = fx
+            .ledger
+            .credit_line(&obligor, &cny(), &fx.addr(grantor))
+            .unwrap();
+        assert_eq!(line.map(|l| l.limit), Some(Amount(1_000 * YUAN)));
+    }
+}
+
+/// An issue offer can outlive its certificate's maturity (offers last `offer_expiry_days`,
+/// tenors can be shorter). A certificate cannot be settled before it is accepted, so an
+/// acceptance after maturity would make it due at once, and past maturity plus grace
+/// overdue at once: its obligor's first chance to pay would already count as late in the
+/// record financiers price by. From maturity on, an issue offer can only be rejected,
+/// cancelled or left to expire, which voids it and releases the credit and the invoice.
+#[test]
+fn lifecycle_an_issue_cannot_be_accepted_on_or_after_its_maturity() {
+    let mut fx = Fixture::standard();
+    let grace = fx.ledger.params().overdue_grace_days;
+    assert!(fx.ledger.params().offer_expiry_days > 2 + grace + 1);
+    let early = fx.issue("t1", 400 * YUAN, 2);
+    let late = fx.issue("t1", 600 * YUAN, 2);
+    let maturity = root(&fx, &late).terms.maturity;
+    // The day before maturity an issue is still taken.
+    fx.advance_days(1);
+    fx.ok("t1", TxBody::Accept { piece: early });
+    assert_eq!(root(&fx, &early).status, RootStatus::Live);
+
+    // On maturity day and after (here past maturity plus grace, where a settlement would be
+    // late), the other one is refused and nothing changes.
+    for advance in [1, grace + 1] {
+        fx.advance_days(advance);
+        let today = fx.today();
+        let before = observe(&fx, &late);
+        let e = fx.err("t1", TxBody::Accept { piece: late });
+        assert_eq!(e, TxError::Matured { maturity, today });
+        assert_eq!(observe(&fx, &late), before);
+        assert!(matches!(
+            piece(&fx, &late).status,
+            PieceStatus::Pending {
+                kind: OfferKind::Issue,
+                ..
+            }
+        ));
+        assert_eq!(root(&fx, &late).status, RootStatus::Offered);
+        if advance == 1 {
+            // The accepted certificate settles on its maturity day, on time.
+            let r = fx.ok("core", TxBody::Settle { root: early });
+            assert!(
+                matches!(&r.events[0], Event::Settled { late: false, .. }),
+                "{:?}",
+                r.events
+            );
+        }
+    }
+    let rec = fx.ledger.obligor_record(&fx.addr("core")).unwrap();
+    assert_eq!((rec.certificates, rec.settled_late), (1, 0));
+
+    // Rejecting it still voids it and gives back the credit and the invoice.
+    let doc = root(&fx, &late).terms.document;
+    assert_eq!(bank_line(&fx).used, Amount(600 * YUAN));
+    fx.ok("t1", TxBody::Reject { piece: late });
+    assert_eq!(root(&fx, &late).status, RootStatus::Void);
+    assert_eq!(bank_line(&fx).used, Amount::ZERO);
+    assert_eq!(
+        fx.ledger.document(&doc).unwrap().unwrap().issued,
+        Amount::ZERO
+    );
+    assert_eq!(acct(&fx, "t1").offers_in, 0);
+}
+
+/// "None below the configured minimum unit" for the third place an amount is named: the
+/// amount of a financing request (issue and transfer amounts are tested above).
+#[test]
+fn amounts_a_financing_request_below_min_unit_is_rejected() {
+    let mut fx = Fixture::standard();
+    let min = fx.ledger.params().min_unit;
+    let root_id = fx.issue_accepted("t1", 1_000 * YUAN, 30);
+    let before = observe(&fx, &root_id);
+    let e = fx.err(
+        "t1",
+        financing_body(&fx, root_id, "bank", min.0 - 1, 43_500),
+    );
+    assert_eq!(
+        e,
+        TxError::BelowMinimum {
+            amount: Amount(min.0 - 1),
+            min_unit: min
+        }
+    );
+    assert_eq!(observe(&fx, &root_id), before);
+    let (locked, change) = request(&mut fx, "t1", root_id, "bank", min.0);
+    assert_eq!(piece(&fx, &locked).amount, min);
+    assert_eq!(
+        piece(&fx, &change.unwrap()).amount,
+        Amount(1_000 * YUAN - min.0)
+    );
+}
+
+#[test]
+fn credit_a_line_can_be_cut_but_not_raised_after_its_obligor_is_deactivated_or_demoted() {
+    let mut fx = Fixture::standard();
+    let core = fx.addr("core");
+    fx.issue("t1", 500 * YUAN, 30);
+    let set = |limit: u64| TxBody::SetCreditLine {
+        obligor: core,
+        currency: cny(),
+        limit: Amount(limit),
+    };
+    let line = bank_line(&fx);
+
+    set_roles(&mut fx, "core", Roles::OBLIGOR, false);
+    // Raising a deactivated obligor's line, or granting it a new one, is refused...
+    let e = fx.err("bank", set(line.limit.0 + 1));
+    assert_eq!(e, TxError::Inactive { address: core });
+    let e = fx.err("factor", set(1_000 * YUAN));
+    assert_eq!(e, TxError::Inactive { address: core });
+    assert_eq!(bank_line(&fx), line);
+    // ...but its grantor can cut it (never below what is in use), to stop new exposure.
+    let e = fx.err("bank", set(500 * YUAN - 1));
+    assert_eq!(
+        e,
+        TxError::LimitBelowUsed {
+            limit: Amount(500 * YUAN - 1),
+            used: Amount(500 * YUAN)
+        }
+    );
+    fx.ok("bank", set(600 * YUAN));
+    assert_eq!(bank_line(&fx).limit, Amount(600 * YUAN));
+
+    // The same for an obligor that is active but no longer an obligor.
+    set_roles(&mut fx, "core", Roles::SUPPLIER, true);
+    let e = fx.err("bank", set(700 * YUAN));
+    assert!(matches!(e, TxError::CounterpartyRole { address, .. } if address == core));
+    fx.ok("bank", set(500 * YUAN));
+    assert_eq!(
+        bank_line(&fx),
+        CreditLine {
+            limit: Amount(500 * YUAN),
+            used: Amount(500 * YUAN)
+        }
+    );
+}

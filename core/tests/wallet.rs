@@ -677,6 +677,37 @@ fn three_tier_lifecycle_through_wallets() {
 // ---- 2. prechecks -------------------------------------------------------------------------
 
 #[test]
+fn a_certificate_offered_until_its_maturity_can_be_refused_but_not_accepted() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let mut t1 = net.wallet("t1");
+    // Maturity in 3 days, within the 7-day offer expiry: the offer outlives the maturity.
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 1_000_00, 3);
+    net.advance_days(3);
+    refresh(&mut t1);
+    let matured = TxError::Matured {
+        maturity: Day(0),
+        today: Day(0),
+    }
+    .code();
+    // The wallet knows without asking a node (the node would refuse it the same way).
+    match t1.precheck(&TxBody::Accept { piece: root }) {
+        Err(WalletError::Refused { code, .. }) => assert_eq!(code, matured),
+        other => panic!("expected the ledger's Matured refusal, got {other:?}"),
+    }
+    let mempool = net.mempool();
+    assert_eq!(
+        refused_code(t1.submit(TxBody::Accept { piece: root })),
+        matured
+    );
+    assert_eq!(net.mempool(), mempool, "nothing was broadcast");
+    run(&mut net, &mut t1, TxBody::Reject { piece: root });
+    refresh(&mut t1);
+    assert!(t1.view().expect("view").offers_in.is_empty());
+}
+
+#[test]
 fn prechecks_give_the_ledgers_typed_errors_without_broadcasting() {
     let mut net = Net::new();
     let mut bank = net.wallet("bank");

@@ -27,7 +27,7 @@ use crate::pricing::{self, AnnualRate, DayCount, Quote};
 use crate::proof::{AccountListProof, ListKind, ProofError};
 use crate::query::{Answer, Query};
 use crate::tx::{Output, SignedTx, Tx, TxBody};
-use crate::types::{Account, ObligorRecord, Params, Piece, PieceStatus, RootRecord};
+use crate::types::{Account, ObligorRecord, OfferKind, Params, Piece, PieceStatus, RootRecord};
 use borsh::{BorshDeserialize, BorshSerialize};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, BTreeSet};
@@ -742,12 +742,9 @@ impl Wallet {
         let Answer::Lineage(proof) = answer else {
             return Err(WalletError::WrongAnswer { path: query.path() });
         };
-        // `LineageProof::verify` checks the certificate the proof names; it must be the one
-        // asked about, or a node could answer with another certificate's genuine lineage.
-        if proof.root != *root {
-            return Err(ProofError::WrongKey.into());
-        }
-        Ok(proof.verify(&app_hash)?)
+        // The lineage must be the one asked about, or a node could answer with another
+        // certificate's genuine lineage.
+        Ok(proof.verify_for(&app_hash, root)?)
     }
 
     /// An obligor's settlement record, proven: certificates it issued that were accepted,
@@ -1224,6 +1221,25 @@ impl Wallet {
                         reason: f.reason,
                     }
                     .into());
+                }
+                // A certificate is accepted only before its maturity (it could not be paid
+                // on time otherwise); refusing it stays possible.
+                let issue = matches!(
+                    p.status,
+                    PieceStatus::Pending {
+                        kind: OfferKind::Issue,
+                        ..
+                    }
+                );
+                if matches!(body, TxBody::Accept { .. }) && issue {
+                    let root = self.root_terms(&p.root)?;
+                    if view.today >= root.terms.maturity {
+                        return Err(TxError::Matured {
+                            maturity: root.terms.maturity,
+                            today: view.today,
+                        }
+                        .into());
+                    }
                 }
             }
             TxBody::Cancel { piece } => {
