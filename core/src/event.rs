@@ -4,7 +4,7 @@ use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::money::{Amount, Currency};
 use crate::pricing::{AnnualRate, Quote};
-use crate::types::{ClearingEntry, DocumentHash, PieceId, Roles, RootId};
+use crate::types::{ClearingEntry, DocumentHash, Params, PieceId, Roles, RootId};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -36,8 +36,9 @@ pub enum Event {
         amount: Amount,
         currency: Currency,
     },
-    /// Parameters changed.
-    ParamsUpdated,
+    /// Parameters changed: the parameters now in force (an indexer pricing or expiring
+    /// offers follows them without a query).
+    ParamsUpdated { params: Params },
     /// A certificate was issued (pending until accepted).
     Issued {
         root: RootId,
@@ -188,7 +189,7 @@ impl Event {
             Event::ParticipantUpdated { .. } => "participant_updated",
             Event::CreditLineSet { .. } => "credit_line_set",
             Event::DocumentAnchored { .. } => "document_anchored",
-            Event::ParamsUpdated => "params_updated",
+            Event::ParamsUpdated { .. } => "params_updated",
             Event::Issued { .. } => "issued",
             Event::Offered { .. } => "offered",
             Event::Accepted { .. } => "accepted",

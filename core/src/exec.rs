@@ -634,7 +634,9 @@ impl<'v, 'a> Exec<'v, 'a> {
                     .validate()
                     .map_err(|reason| TxError::InvalidParams { reason })?;
                 self.view.put(keys::PARAMS.to_vec(), params);
-                self.events.push(Event::ParamsUpdated);
+                self.events.push(Event::ParamsUpdated {
+                    params: params.clone(),
+                });
             }
             TxBody::Issue {
                 to,

@@ -1275,11 +1275,23 @@ fn a_cached_transaction_is_still_checked_against_a_lowered_max_tx_bytes() {
         max_tx_bytes: 256,
         ..Params::default()
     };
-    let update = cast.tx("operator", TxBody::UpdateParams { params });
-    assert_eq!(
-        run_block(&mut seen, 3, std::slice::from_ref(&update)).tx_results[0].code,
-        Code::Ok
+    let update = cast.tx(
+        "operator",
+        TxBody::UpdateParams {
+            params: params.clone(),
+        },
     );
+    let result = &run_block(&mut seen, 3, std::slice::from_ref(&update)).tx_results[0];
+    assert_eq!(result.code, Code::Ok);
+    // The event carries the parameters now in force, as JSON.
+    let updated = result
+        .events
+        .iter()
+        .find(|e| e.kind == "cascade.params_updated")
+        .expect("a params_updated event");
+    let announced: Params =
+        serde_json::from_str(attr(updated, "params")).expect("parameters as JSON");
+    assert_eq!(announced, params);
     assert_eq!(
         run_block(&mut unseen, 3, std::slice::from_ref(&update)).tx_results[0].code,
         Code::Ok
