@@ -45,7 +45,8 @@ const META_FORMAT: &str = "format";
 /// - 1: first stamped layout (obligor records keep settled face per currency).
 /// - 2: receipts' events carry more (`Issued`: document and credit grantor; `Offered`:
 ///   expiry; `FinancingRequested`: the piece it was made on, rate and expiry).
-pub const FORMAT: u32 = 2;
+/// - 3: `ParamsUpdated` receipts carry the parameters.
+pub const FORMAT: u32 = 3;
 
 /// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
 /// node's `ledger_cache_mib`; `cascade-bench` replays on disk with it too).
