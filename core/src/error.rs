@@ -338,6 +338,20 @@ pub enum TxError {
     /// Sending to oneself.
     #[error("cannot transfer to yourself")]
     SelfTransfer,
+    /// The signer would have more pending offers out (transfer parts and financing
+    /// requests not yet answered) than the ledger allows one account.
+    #[error(
+        "{pending} offers of yours are still unanswered and this adds {adding}: at most {max} \
+         may be pending at once (wait for answers or expiry, or cancel some)"
+    )]
+    TooManyOffers {
+        /// Offers out now pending.
+        pending: u32,
+        /// Offers this transaction would add.
+        adding: u32,
+        /// `Params::max_offers_out`.
+        max: u32,
+    },
     /// Tier cap.
     #[error("tier {tier} would exceed the maximum tier {max}")]
     TierTooDeep {
@@ -461,6 +475,7 @@ impl TxError {
             DuplicatePiece { .. } => 53,
             DifferentRoots => 54,
             AlreadyFinanced { .. } => 55,
+            TooManyOffers { .. } => 56,
             WrongRootStatus { .. } => 60,
             NotMatured { .. } => 61,
             NotYetOverdue { .. } => 62,

@@ -376,6 +376,21 @@ impl<'v, 'a> Exec<'v, 'a> {
             .ok_or(TxError::Overflow)
     }
 
+    /// Refuses `adding` new offers from `sender` beyond `Params::max_offers_out` pending.
+    fn check_offer_room(&self, sender: &Address, adding: usize) -> Result<(), TxError> {
+        let pending = self.account(sender)?.offers_out;
+        let max = self.env.params.max_offers_out;
+        let adding = u32::try_from(adding).unwrap_or(u32::MAX);
+        if pending.saturating_add(adding) > max {
+            return Err(TxError::TooManyOffers {
+                pending,
+                adding,
+                max,
+            });
+        }
+        Ok(())
+    }
+
     fn check_amount(&self, amount: Amount) -> Result<(), TxError> {
         if amount.is_zero() {
             return Err(TxError::ZeroAmount);
@@ -1278,6 +1293,7 @@ impl<'v, 'a> Exec<'v, 'a> {
             });
         }
         let change = self.change(old.amount, total)?;
+        self.check_offer_room(&signer, outputs.len())?;
 
         let mut consumed = old.clone();
         consumed.status = PieceStatus::Consumed;
@@ -1427,6 +1443,7 @@ impl<'v, 'a> Exec<'v, 'a> {
             root.terms.maturity,
             self.env.params.day_count,
         )?;
+        self.check_offer_room(&signer, 1)?;
         let expires = self.offer_expiry()?;
         let status = PieceStatus::FinancingRequested {
             financier: *financier,

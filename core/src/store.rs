@@ -46,7 +46,8 @@ const META_FORMAT: &str = "format";
 /// - 2: receipts' events carry more (`Issued`: document and credit grantor; `Offered`:
 ///   expiry; `FinancingRequested`: the piece it was made on, rate and expiry).
 /// - 3: `ParamsUpdated` receipts carry the parameters.
-pub const FORMAT: u32 = 3;
+/// - 4: `Params` has `max_offers_out`.
+pub const FORMAT: u32 = 4;
 
 /// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
 /// node's `ledger_cache_mib`; `cascade-bench` replays on disk with it too).

@@ -127,6 +127,18 @@ pub struct Params {
     pub max_annual_rate: AnnualRate,
     /// Largest accepted transaction, in bytes.
     pub max_tx_bytes: u32,
+    /// Most offers an account may have pending as their sender (its `offers_out`: transfer
+    /// parts and financing requests not yet answered, and issues) for a transfer or a
+    /// financing request to be accepted. Issuing itself is not limited by it: credit lines
+    /// and documents bound issues. Without it, anyone holding value could send one account
+    /// thousands of one-unit offers, and every piece of that account's offers-in list
+    /// travels with its proof on each refresh (`docs/adr/0003-completeness-by-proven-counts.md`).
+    #[serde(default = "default_max_offers_out")]
+    pub max_offers_out: u32,
+}
+
+fn default_max_offers_out() -> u32 {
+    Params::default().max_offers_out
 }
 
 impl Default for Params {
@@ -142,6 +154,7 @@ impl Default for Params {
             day_count: DayCount::Act360,
             max_annual_rate: AnnualRate(500_000),
             max_tx_bytes: 16 * 1024,
+            max_offers_out: 1_000,
         }
     }
 }
@@ -174,6 +187,9 @@ impl Params {
         }
         if self.max_annual_rate.0 == 0 || self.max_tx_bytes < 256 {
             return Err("max_annual_rate must be positive and max_tx_bytes ≥ 256");
+        }
+        if self.max_offers_out == 0 {
+            return Err("max_offers_out must be ≥ 1");
         }
         Ok(())
     }

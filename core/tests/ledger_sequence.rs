@@ -929,6 +929,7 @@ fn genesis_at_every_limit_is_accepted() {
         day_count: DayCount::Act365,
         max_annual_rate: AnnualRate(1),
         max_tx_bytes: 256,
+        max_offers_out: 1,
     };
     let mut validators: Vec<ValidatorRecord> = (0..MAX_VALIDATORS)
         .map(|i| ValidatorRecord {

@@ -381,6 +381,19 @@ impl Model {
     }
 
     /// Every rule `a` signed by `s` breaks; empty if the ledger must accept it.
+    /// Offers `s` has pending as their sender: unanswered transfer parts and issues it
+    /// made, and its financing requests (the ledger's `Account::offers_out`).
+    fn offers_out_of(&self, s: usize) -> usize {
+        self.pieces
+            .iter()
+            .filter(|x| match x.st {
+                St::Pending { from, .. } => from == s,
+                St::FinReq { .. } => x.holder == s,
+                _ => false,
+            })
+            .count()
+    }
+
     fn check(&self, s: usize, a: &Action) -> Vec<&'static str> {
         let mut v = Vec::new();
         let p = &self.params;
@@ -510,6 +523,9 @@ impl Model {
                 if outputs.len() > usize::from(p.max_outputs) {
                     v.push("TooManyOutputs");
                 }
+                if self.offers_out_of(s) + outputs.len() > p.max_offers_out as usize {
+                    v.push("TooManyOffers");
+                }
                 if let Some(i) = piece {
                     if self.pieces[*i].tier + 1 > p.max_tier {
                         v.push("TierTooDeep");
@@ -570,6 +586,9 @@ impl Model {
                 }
                 if *rate == 0 || *rate > p.max_annual_rate.0 {
                     v.push("RateOutOfRange");
+                }
+                if self.offers_out_of(s) + 1 > p.max_offers_out as usize {
+                    v.push("TooManyOffers");
                 }
             }
             Action::AcceptFinancing { piece, reference } => match piece {
@@ -2324,6 +2343,7 @@ fn tight_params() -> Params {
         max_tenor_days: 120,
         offer_expiry_days: 5,
         overdue_grace_days: 2,
+        max_offers_out: 4,
         ..Params::default()
     }
 }
@@ -2842,4 +2862,63 @@ fn role_and_activity_changes_apply_when_acted_on() {
     h.refused(AUDITOR, set(AUDITOR, Roles::AUDITOR, true), "SelfLockout");
     h.must(AUDITOR, set(OPERATOR, Roles::OPERATOR, true));
     assert_eq!(h.m.active_operators(), 2);
+}
+
+/// The cap on pending offers out (`Params::max_offers_out`, 4 in the tight parameters),
+/// step by step under the model: transfer parts and financing requests count, a refused
+/// offer changes nothing, and an answered offer frees room.
+#[test]
+fn pending_offers_out_are_capped_per_sender() {
+    let mut h = Harness::new(Fixture::standard_with(tight_params()));
+    h.anchor_for_t1(500_000);
+    h.must(
+        CORE,
+        Action::Issue {
+            doc: 0,
+            to: T1,
+            amount: 500_000,
+            days: 30,
+            grantor: BANK,
+        },
+    );
+    h.must(T1, Action::Accept(Some(0)));
+    // Three parts pending (pieces 1–3), change 350,000 (piece 4).
+    h.must(
+        T1,
+        Action::Transfer {
+            piece: Some(0),
+            outputs: vec![(T2A, 50_000), (T2B, 50_000), (T3A, 50_000)],
+        },
+    );
+    assert_eq!(h.m.offers_out_of(T1), 3);
+    h.refused(
+        T1,
+        Action::Transfer {
+            piece: Some(4),
+            outputs: vec![(T2A, 10_000), (T2B, 10_000)],
+        },
+        "TooManyOffers",
+    );
+    // A financing request is an offer too: the fourth one fits, a fifth does not.
+    h.must(
+        T1,
+        Action::RequestFinancing {
+            piece: Some(4),
+            financier: BANK,
+            amount: 100_000,
+            rate: 40_000,
+        },
+    );
+    assert_eq!(h.m.offers_out_of(T1), 4);
+    let change = h.m.pieces.len() - 1;
+    assert_eq!(h.m.pieces[change].st, St::Active);
+    let one_more = Action::Transfer {
+        piece: Some(change),
+        outputs: vec![(T2A, 10_000)],
+    };
+    h.refused(T1, one_more.clone(), "TooManyOffers");
+    // An answered offer frees its place.
+    h.must(T2A, Action::Accept(Some(1)));
+    h.must(T1, one_more);
+    assert_eq!(h.m.offers_out_of(T1), 4);
 }

@@ -2709,3 +2709,67 @@ fn credit_a_line_can_be_cut_but_not_raised_after_its_obligor_is_deactivated_or_d
         }
     );
 }
+
+#[test]
+fn caps_pending_offers_out_per_sender() {
+    let mut fx = Fixture::standard_with(Params {
+        max_offers_out: 2,
+        ..Params::default()
+    });
+    let root_id = fx.issue_accepted("t1", 1_000 * YUAN, 30);
+    let (_, change) = fx.transfer("t1", root_id, &[("t2a", 100 * YUAN)]);
+    let change = change.expect("change");
+    let before = observe(&fx, &root_id);
+    // One pending; two more would make three.
+    let e = fx.err(
+        "t1",
+        transfer_body(&fx, change, &[("t2b", 100 * YUAN), ("t3a", 100 * YUAN)]),
+    );
+    assert_eq!(
+        e,
+        TxError::TooManyOffers {
+            pending: 1,
+            adding: 2,
+            max: 2
+        }
+    );
+    assert_eq!(
+        observe(&fx, &root_id),
+        before,
+        "a refused offer changes nothing"
+    );
+    // The second fits; then a financing request, which is an offer too, does not.
+    let (_, change) = fx.transfer("t1", change, &[("t2b", 100 * YUAN)]);
+    let change = change.expect("change");
+    let e = fx.err(
+        "t1",
+        financing_body(&fx, change, "bank", 100 * YUAN, 43_500),
+    );
+    assert_eq!(
+        e,
+        TxError::TooManyOffers {
+            pending: 2,
+            adding: 1,
+            max: 2
+        }
+    );
+    // An answered offer frees its place.
+    let t2a_offer = fx.ledger.offers_in(&fx.addr("t2a")).unwrap()[0].0;
+    fx.ok("t2a", TxBody::Accept { piece: t2a_offer });
+    fx.ok(
+        "t1",
+        financing_body(&fx, change, "bank", 100 * YUAN, 43_500),
+    );
+    assert_eq!(acct(&fx, "t1").offers_out, 2);
+
+    // The cap is at least one.
+    let params = Params {
+        max_offers_out: 0,
+        ..fx.ledger.params().clone()
+    };
+    let e = fx.err("operator", TxBody::UpdateParams { params });
+    assert!(
+        matches!(e, TxError::InvalidParams { reason } if reason.contains("max_offers_out")),
+        "{e:?}"
+    );
+}

@@ -1641,6 +1641,67 @@ fn a_quote_follows_the_ledgers_proven_day_count() {
     assert_eq!(day_count(&offline), Some(DayCount::Act365));
 }
 
+/// The cap on pending offers out is checked before signing, with the proven parameters.
+#[test]
+fn the_pending_offers_cap_is_prechecked_with_the_proven_parameters() {
+    let mut net = Net::new();
+    let mut bank = net.wallet("bank");
+    let mut core = net.wallet("core");
+    let mut t1 = net.wallet("t1");
+    let root = issue(&mut net, &mut bank, &mut core, "t1", 1_000_00, 30);
+    refresh(&mut t1);
+    run(&mut net, &mut t1, TxBody::Accept { piece: root });
+
+    let mut operator = net.wallet("operator");
+    refresh(&mut operator);
+    let params = Params {
+        max_offers_out: 1,
+        ..operator.chain_params().expect("params")
+    };
+    run(&mut net, &mut operator, TxBody::UpdateParams { params });
+    refresh(&mut t1);
+    let (a2a, a2b) = (net.addr("t2a"), net.addr("t2b"));
+    let part = |to| TxBody::Transfer {
+        piece: root,
+        outputs: vec![Output {
+            to,
+            amount: Amount(100_00),
+        }],
+    };
+    run(&mut net, &mut t1, part(a2a));
+    refresh(&mut t1);
+    let change = holdings(&t1)[0].0;
+    let too_many = TxError::TooManyOffers {
+        pending: 1,
+        adding: 1,
+        max: 1,
+    };
+    let offers = [
+        TxBody::Transfer {
+            piece: change,
+            outputs: vec![Output {
+                to: a2b,
+                amount: Amount(100_00),
+            }],
+        },
+        TxBody::RequestFinancing {
+            piece: change,
+            financier: net.addr("bank"),
+            amount: Amount(100_00),
+            rate: AnnualRate::from_bps(400).expect("rate"),
+        },
+    ];
+    for body in offers {
+        match t1.precheck(&body) {
+            Err(WalletError::Refused { code, message }) => {
+                assert_eq!(code, too_many.code());
+                assert_eq!(message, too_many.to_string());
+            }
+            other => panic!("expected TooManyOffers, got {other:?}"),
+        }
+    }
+}
+
 /// A node altering the parameters (to quote under another day count, say) is caught: the
 /// refresh fails, and the view and the proven parameters stay as they were.
 #[test]

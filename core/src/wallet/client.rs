@@ -1184,6 +1184,22 @@ impl Wallet {
     pub fn precheck(&mut self, body: &TxBody) -> Result<(), WalletError> {
         let view = self.view.clone().ok_or(WalletError::NotSynced)?;
         let me = self.address;
+        // The ledger's cap on pending offers out, checked with the proven parameters when
+        // the wallet holds them (the node checks it anyway).
+        let max_offers_out = self.known_params().map(|p| p.max_offers_out);
+        let offer_room = |adding: usize| -> Result<(), WalletError> {
+            let pending = view.account.offers_out;
+            let adding = u32::try_from(adding).unwrap_or(u32::MAX);
+            match max_offers_out {
+                Some(max) if pending.saturating_add(adding) > max => Err(TxError::TooManyOffers {
+                    pending,
+                    adding,
+                    max,
+                }
+                .into()),
+                _ => Ok(()),
+            }
+        };
         let movable =
             |w: &mut Wallet, id: &Hash32, action: &'static str| -> Result<Piece, WalletError> {
                 let (_, p) = find(&view.holdings, id, "holdings")?;
@@ -1271,6 +1287,7 @@ impl Wallet {
                     }
                     .into());
                 }
+                offer_room(outputs.len())?;
             }
             TxBody::Merge { pieces } => {
                 for id in pieces {
@@ -1289,6 +1306,7 @@ impl Wallet {
                     }
                     .into());
                 }
+                offer_room(1)?;
             }
             TxBody::AcceptFinancing {
                 piece,
