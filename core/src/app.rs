@@ -691,7 +691,9 @@ fn validator_update(key: &ValidatorKey, power: u64) -> Result<validator::Update,
 /// ABCI events for a transaction's ledger events: one `cascade.tx` event with the
 /// transaction kind, signer and hash, then one `cascade.<kind>` event per ledger
 /// event whose attributes are its fields (holder, root, piece, from, to, amount …), all
-/// indexed so CometBFT's `tx_search` can find them.
+/// indexed so CometBFT's `tx_search` can find them. An absent optional field (a split
+/// without change, say) has no attribute, rather than the text `null`, so `EXISTS`
+/// queries mean what they say.
 fn abci_events(
     who: Option<(&'static str, crate::crypto::Address)>,
     tx: &Hash32,
@@ -718,6 +720,7 @@ fn abci_events(
                     continue;
                 }
                 let text = match value {
+                    serde_json::Value::Null => continue,
                     serde_json::Value::String(s) => s,
                     other => other.to_string(),
                 };
@@ -746,6 +749,26 @@ mod tests {
             limit: Amount(1_000_000 + nonce),
         };
         f.sign_with("bank", nonce, body)
+    }
+
+    #[test]
+    fn absent_optional_fields_have_no_attribute() {
+        let piece = Hash32([1; 32]);
+        let split = |change| Event::Split {
+            root: piece,
+            input: piece,
+            holder: crate::crypto::Address([2; 20]),
+            change,
+        };
+        let keys = |e: Event| -> Vec<String> {
+            abci_events(None, &piece, &[e])[0]
+                .attributes
+                .iter()
+                .map(|a| a.key_str().unwrap_or_default().to_string())
+                .collect()
+        };
+        assert!(!keys(split(None)).contains(&"change".to_string()));
+        assert!(keys(split(Some(piece))).contains(&"change".to_string()));
     }
 
     #[test]
