@@ -378,17 +378,11 @@ impl<'v, 'a> Exec<'v, 'a> {
 
     /// Refuses `adding` new offers from `sender` beyond `Params::max_offers_out` pending.
     fn check_offer_room(&self, sender: &Address, adding: usize) -> Result<(), TxError> {
-        let pending = self.account(sender)?.offers_out;
-        let max = self.env.params.max_offers_out;
-        let adding = u32::try_from(adding).unwrap_or(u32::MAX);
-        if pending.saturating_add(adding) > max {
-            return Err(TxError::TooManyOffers {
-                pending,
-                adding,
-                max,
-            });
-        }
-        Ok(())
+        offer_room(
+            self.account(sender)?.offers_out,
+            adding,
+            self.env.params.max_offers_out,
+        )
     }
 
     fn check_amount(&self, amount: Amount) -> Result<(), TxError> {
@@ -1808,6 +1802,21 @@ impl<'v, 'a> Exec<'v, 'a> {
 }
 
 /// Refuses any action on a frozen piece: a freeze stops all movement until lifted.
+/// The cap on pending offers out: an account with `pending` offers out may add `adding`
+/// more only if that stays within `max` (`Params::max_offers_out`). Shared by the ledger and
+/// the wallet's precheck, so both refuse exactly the same offers.
+pub fn offer_room(pending: u32, adding: usize, max: u32) -> Result<(), TxError> {
+    let adding = u32::try_from(adding).unwrap_or(u32::MAX);
+    if pending.saturating_add(adding) > max {
+        return Err(TxError::TooManyOffers {
+            pending,
+            adding,
+            max,
+        });
+    }
+    Ok(())
+}
+
 fn ensure_not_frozen(id: &Hash32, piece: &Piece) -> Result<(), TxError> {
     match &piece.frozen {
         Some(f) => Err(TxError::Frozen {

@@ -1188,16 +1188,13 @@ impl Wallet {
         // the wallet holds them (the node checks it anyway).
         let max_offers_out = self.known_params().map(|p| p.max_offers_out);
         let offer_room = |adding: usize| -> Result<(), WalletError> {
-            let pending = view.account.offers_out;
-            let adding = u32::try_from(adding).unwrap_or(u32::MAX);
             match max_offers_out {
-                Some(max) if pending.saturating_add(adding) > max => Err(TxError::TooManyOffers {
-                    pending,
+                Some(max) => Ok(crate::exec::offer_room(
+                    view.account.offers_out,
                     adding,
                     max,
-                }
-                .into()),
-                _ => Ok(()),
+                )?),
+                None => Ok(()),
             }
         };
         let movable =
