@@ -438,12 +438,7 @@ impl<'v, 'a> Exec<'v, 'a> {
             });
         }
         let root = self.root(&p.root)?;
-        if self.env.today >= root.terms.maturity {
-            return Err(TxError::Matured {
-                maturity: root.terms.maturity,
-                today: self.env.today,
-            });
-        }
+        before_maturity(&root.terms, self.env.today)?;
         Ok((p, root))
     }
 
@@ -1067,12 +1062,7 @@ impl<'v, 'a> Exec<'v, 'a> {
             let mut root = self.root(&old.root)?;
             // An unaccepted certificate cannot be settled, so one accepted on or after its
             // maturity would be due (or overdue) before its obligor could ever pay it on time.
-            if self.env.today >= root.terms.maturity {
-                return Err(TxError::Matured {
-                    maturity: root.terms.maturity,
-                    today: self.env.today,
-                });
-            }
+            before_maturity(&root.terms, self.env.today)?;
             root.status = RootStatus::Live;
             self.view.put(keys::root(&old.root), &root);
             let mut rec = self.obligor_record(&root.terms.obligor)?;
@@ -1539,12 +1529,7 @@ impl<'v, 'a> Exec<'v, 'a> {
             });
         }
         let mut root = self.root(&old.root)?;
-        if self.env.today >= root.terms.maturity {
-            return Err(TxError::Matured {
-                maturity: root.terms.maturity,
-                today: self.env.today,
-            });
-        }
+        before_maturity(&root.terms, self.env.today)?;
         let quote = pricing::discount(
             old.amount,
             rate,
@@ -1802,6 +1787,19 @@ impl<'v, 'a> Exec<'v, 'a> {
 }
 
 /// Refuses any action on a frozen piece: a freeze stops all movement until lifted.
+/// Refuses, on or after a certificate's maturity, what must happen before it: moving or
+/// financing a piece, or accepting the certificate. Shared by the ledger and the wallet's
+/// precheck.
+pub fn before_maturity(terms: &Terms, today: Day) -> Result<(), TxError> {
+    if today >= terms.maturity {
+        return Err(TxError::Matured {
+            maturity: terms.maturity,
+            today,
+        });
+    }
+    Ok(())
+}
+
 /// The cap on pending offers out: an account with `pending` offers out may add `adding`
 /// more only if that stays within `max` (`Params::max_offers_out`). Shared by the ledger and
 /// the wallet's precheck, so both refuse exactly the same offers.

@@ -1216,13 +1216,7 @@ impl Wallet {
                     .into());
                 }
                 let root = w.root_terms(&p.root)?;
-                if view.today >= root.terms.maturity {
-                    return Err(TxError::Matured {
-                        maturity: root.terms.maturity,
-                        today: view.today,
-                    }
-                    .into());
-                }
+                crate::exec::before_maturity(&root.terms, view.today)?;
                 Ok(p)
             };
         match body {
@@ -1246,13 +1240,7 @@ impl Wallet {
                 );
                 if matches!(body, TxBody::Accept { .. }) && issue {
                     let root = self.root_terms(&p.root)?;
-                    if view.today >= root.terms.maturity {
-                        return Err(TxError::Matured {
-                            maturity: root.terms.maturity,
-                            today: view.today,
-                        }
-                        .into());
-                    }
+                    crate::exec::before_maturity(&root.terms, view.today)?;
                 }
             }
             TxBody::Cancel { piece } => {
