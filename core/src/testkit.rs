@@ -347,6 +347,15 @@ pub fn offered_and_change(events: &[Event]) -> (Vec<Hash32>, Option<Hash32>) {
     (offered, change)
 }
 
+/// The piece a financing request locked (the whole piece asked about, or the part split
+/// off it), if the events hold a request.
+pub fn financing_requested(events: &[Event]) -> Option<Hash32> {
+    events.iter().find_map(|e| match e {
+        Event::FinancingRequested { piece, .. } => Some(*piece),
+        _ => None,
+    })
+}
+
 /// A deterministic Ed25519 consensus key for tests, derived from `seed`.
 pub fn validator_signing_key(seed: &str) -> ed25519_consensus::SigningKey {
     ed25519_consensus::SigningKey::from(sha256(seed.as_bytes()))

@@ -15,7 +15,9 @@
 //! `CASCADE_BLESS_GOLDEN=1 cargo test -p cascade-core --test golden` and review the diff.
 
 use cascade_core::crypto::sha256;
-use cascade_core::testkit::{cny, first_piece, offered_and_change, validator_key, Fixture};
+use cascade_core::testkit::{
+    cny, financing_requested, first_piece, offered_and_change, validator_key, Fixture,
+};
 use cascade_core::tx::{Output, TxBody};
 use cascade_core::*;
 use std::fmt::Write as _;
@@ -249,14 +251,8 @@ fn script() -> Recorder {
             rate: rate(380),
         },
     );
-    let asked = asked
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::FinancingRequested { piece, .. } => Some(*piece),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no financing request event"));
+    let asked =
+        financing_requested(&asked.events).unwrap_or_else(|| panic!("no financing request event"));
     r.tx("t3a", TxBody::Cancel { piece: asked });
     let t3a = r.addr("t3a");
     let held =

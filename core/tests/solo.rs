@@ -6,7 +6,9 @@
 use cascade_core::proof::StateProof;
 use cascade_core::query::Answer;
 use cascade_core::solo::{cometbft, BlockSummary, SoloError, SoloNode, SubmitError};
-use cascade_core::testkit::{self, cny, first_piece, offered_and_change, Fixture, GENESIS_TIME};
+use cascade_core::testkit::{
+    self, cny, financing_requested, first_piece, offered_and_change, Fixture, GENESIS_TIME,
+};
 use cascade_core::tx::{Output, Tx, TxBody};
 use cascade_core::*;
 use std::collections::BTreeMap;
@@ -194,14 +196,7 @@ fn lifecycle(c: &mut Chain) -> Lifecycle {
             rate: AnnualRate(43_500),
         },
     );
-    let locked = r
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::FinancingRequested { piece, .. } => Some(*piece),
-            _ => None,
-        })
-        .expect("financing requested");
+    let locked = financing_requested(&r.events).expect("financing requested");
     let r = c.run(
         "bank",
         TxBody::AcceptFinancing {

@@ -4,7 +4,7 @@
 
 use crate::net::{wait_until, Network};
 use cascade_core::crypto::sha256;
-use cascade_core::testkit::{cny, first_piece, offered_and_change};
+use cascade_core::testkit::{cny, financing_requested, first_piece, offered_and_change};
 use cascade_core::tx::{Output, Tx, TxBody};
 use cascade_core::{
     Address, Amount, AnnualRate, Day, Event, Hash32, Money, Roles, SecretKey, TxReceipt,
@@ -550,13 +550,7 @@ impl Lifecycle {
                 Stage::Accepted { b, .. } => {
                     let (offered, _change) = offered_and_change(&events);
                     assert_eq!(offered.len(), 1, "a one-way transfer offers one piece");
-                    let locked = events
-                        .iter()
-                        .find_map(|e| match e {
-                            Event::FinancingRequested { piece, .. } => Some(*piece),
-                            _ => None,
-                        })
-                        .unwrap_or(*b);
+                    let locked = financing_requested(&events).unwrap_or(*b);
                     Stage::Moved {
                         c: offered[0],
                         b: locked,
