@@ -26,6 +26,7 @@ pub mod event;
 pub mod exec;
 pub mod keys;
 pub mod ledger;
+pub mod merkle;
 pub mod money;
 pub mod overlay;
 pub mod pricing;

@@ -1,7 +1,7 @@
 //! Merkle proofs of ledger state against an app hash, and the client-side checks.
 //!
-//! Proofs are ICS-23 commitment proofs produced by the Jellyfish Merkle tree (see
-//! ADR 0002): membership for a present key, non-membership for an absent one.
+//! Proofs are ICS-23 commitment proofs in the Jellyfish Merkle tree's format (see
+//! ADR 0002 and ADR 0010): membership for a present key, non-membership for an absent one.
 //!
 //! **Completeness.** A holding list cannot be proven complete by proving its members alone:
 //! a node could simply leave one out. So every account record (itself proven) carries the
@@ -290,11 +290,7 @@ impl Ledger {
     /// Proves the value (or absence) of a state key at the last committed version.
     pub fn prove(&self, key: &[u8]) -> Result<StateProof, StoreError> {
         let version = self.committed().map_or(0, |c| c.version);
-        let (value, proof) = self
-            .snapshot()
-            .tree()
-            .get_with_ics23_proof(key.to_vec(), version)
-            .map_err(|e| StoreError::Tree(e.to_string()))?;
+        let (value, proof) = self.snapshot().prove(key)?;
         Ok(StateProof {
             key: key.to_vec(),
             value,

@@ -1,34 +1,32 @@
-//! Persistent storage: redb tables holding the Jellyfish Merkle tree, its values and
-//! the non-authenticated indexes.
+//! Persistent storage: the state and the non-authenticated indexes in redb, and the state
+//! tree (the app hash) in memory.
 //!
-//! Invariant: everything one block changes (state values, tree nodes, indexes, the
-//! committed height and app hash) is written in **one** redb write transaction, so a
-//! process killed at any point reopens at the last committed block, never between two.
+//! Invariant: everything one block changes (state values, indexes, the committed height
+//! and app hash) is written in **one** redb write transaction, so a process killed at any
+//! point reopens at the last committed block, never between two.
+//!
+//! The state tree ([`crate::merkle`]) is not stored: it is a function of the state, so
+//! opening a file rebuilds it from the `state` table and checks its root against the
+//! stored app hash (ADR 0010). A file whose state does not give its app hash is refused as
+//! corrupt.
 //!
 //! Layout:
-//! - `values`: `key_hash(32) || version(8, BE)` → `1 || value` (or `0` for a deletion).
-//!   Values are versioned so proofs can be served at any committed height.
-//! - `nodes`: borsh `NodeKey` → borsh `Node` (the JMT; archive mode, nothing pruned yet).
+//! - `state`: state key → value, as of the last committed block. Proofs are served at that
+//!   block only (a node answers queries at its latest height).
 //! - `index`: raw key → value, for lookups the app hash does not cover (lists by holder,
 //!   lineage, expiry queue, history). They are rebuilt deterministically with the state.
-//! - `preimages`: key hash → key, which ICS-23 non-membership proofs need for the
-//!   neighbouring leaves.
-//! - `meta`: committed height and app hash.
+//! - `meta`: committed height, app hash and the file's record layout ([`FORMAT`]).
 
-use crate::codec;
 use crate::crypto::Hash32;
-use jmt::storage::{Node, NodeKey, TreeReader};
-use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
-use redb::{Database, ReadOnlyTable, ReadableTable, TableDefinition};
+use crate::merkle::{self, Change, Leaf, Tree, TreeError};
+use redb::{Database, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("values");
-const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("index");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const PREIMAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("preimages");
 
 const META_HEIGHT: &str = "height";
 const META_APP_HASH: &str = "app_hash";
@@ -47,7 +45,9 @@ const META_FORMAT: &str = "format";
 ///   expiry; `FinancingRequested`: the piece it was made on, rate and expiry).
 /// - 3: `ParamsUpdated` receipts carry the parameters.
 /// - 4: `Params` has `max_offers_out`.
-pub const FORMAT: u32 = 4;
+/// - 5: the latest state in `state` replaces the versioned values, tree nodes and key
+///   preimages; the tree is rebuilt in memory (ADR 0010).
+pub const FORMAT: u32 = 5;
 
 /// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
 /// node's `ledger_cache_mib`; `cascade-bench` replays on disk with it too).
@@ -60,15 +60,18 @@ pub const FORMAT: u32 = 4;
 /// above its base.
 pub const NODE_CACHE_MIB: u64 = 64;
 
+/// Version of the state: the block height it was committed at.
+pub type Version = u64;
+
 /// A storage failure. The operation that hit it had no effect.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// redb reported an error.
     #[error("database error: {0}")]
     Database(String),
-    /// The Merkle tree reported an error.
+    /// The state tree could not make a proof.
     #[error("merkle tree error: {0}")]
-    Tree(String),
+    Tree(#[from] TreeError),
     /// The file was written with another record layout ([`FORMAT`]); `found` is `None` for
     /// a file from before layouts were stamped. Nothing was read or written.
     #[error(
@@ -112,18 +115,6 @@ db_err!(
 /// Index entries as (key, value) pairs, in key order.
 pub type IndexEntries = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// Hash of a state key, as the tree indexes it.
-pub fn key_hash(key: &[u8]) -> KeyHash {
-    KeyHash::with::<sha2::Sha256>(key)
-}
-
-fn value_key(kh: &KeyHash, version: Version) -> [u8; 40] {
-    let mut k = [0u8; 40];
-    k[..32].copy_from_slice(&kh.0);
-    k[32..].copy_from_slice(&version.to_be_bytes());
-    k
-}
-
 /// Changes of one block, ready to commit.
 #[derive(Debug, Default)]
 pub struct ChangeSet {
@@ -136,6 +127,8 @@ pub struct ChangeSet {
 /// The ledger's database.
 pub struct Store {
     db: Arc<Database>,
+    /// The tree of the last committed state (empty before the first commit).
+    tree: Tree,
 }
 
 /// What a commit produced.
@@ -203,96 +196,70 @@ impl Store {
                     })
                 }
             }
-            w.open_table(VALUES)?;
-            w.open_table(NODES)?;
+            w.open_table(STATE)?;
             w.open_table(INDEX)?;
-            w.open_table(PREIMAGES)?;
         }
         w.commit()?;
-        Ok(Store { db: Arc::new(db) })
+        let tree = load_tree(&db)?;
+        Ok(Store {
+            db: Arc::new(db),
+            tree,
+        })
     }
 
     /// A consistent snapshot of the last committed state.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let txn = self.db.begin_read()?;
         Ok(Snapshot {
-            values: txn.open_table(VALUES)?,
-            nodes: txn.open_table(NODES)?,
+            state: txn.open_table(STATE)?,
             index: txn.open_table(INDEX)?,
             meta: txn.open_table(META)?,
-            preimages: txn.open_table(PREIMAGES)?,
+            tree: self.tree.clone(),
         })
     }
 
     /// Computes the new tree for one block's changes without writing anything: the app hash
     /// is known (ABCI `FinalizeBlock`) before the block is persisted (ABCI `Commit`).
     pub fn prepare(&self, version: Version, changes: ChangeSet) -> Result<Prepared, StoreError> {
-        let snapshot = self.snapshot()?;
-        let tree = Sha256Jmt::new(&snapshot);
-        let mut new_keys = Vec::new();
-        let value_set: Vec<(KeyHash, Option<OwnedValue>)> = changes
-            .state
-            .into_iter()
-            .map(|(k, v)| {
-                let kh = key_hash(&k);
-                if v.is_some() {
-                    new_keys.push((kh, k));
-                }
-                (kh, v)
-            })
-            .collect();
-        let (root, batch) = tree
-            .put_value_set(value_set, version)
-            .map_err(|e| StoreError::Tree(e.to_string()))?;
+        let tree = self.tree.with(
+            changes
+                .state
+                .iter()
+                .map(|(k, v)| match v {
+                    Some(v) => Change::Put(Leaf::new(k, merkle::hash(v))),
+                    None => Change::Delete(merkle::hash(k)),
+                })
+                .collect(),
+        );
         Ok(Prepared {
             committed: Committed {
                 version,
-                app_hash: Hash32(root.0),
+                app_hash: Hash32(tree.root_hash()),
             },
-            batch,
-            new_keys,
+            tree,
+            state: changes.state,
             index: changes.index,
         })
     }
 
     /// Writes a prepared block in one redb write transaction: either all of it is durable or
-    /// none of it is (a crash in between leaves the previous version intact).
-    pub fn write(&self, prepared: Prepared) -> Result<Committed, StoreError> {
+    /// none of it is (a crash in between leaves the previous version intact). The prepared
+    /// tree becomes the committed one only once the write is durable.
+    pub fn write(&mut self, prepared: Prepared) -> Result<Committed, StoreError> {
         let Prepared {
             committed,
-            batch,
-            new_keys,
+            tree,
+            state: state_changes,
             index: index_changes,
         } = prepared;
         let w = self.db.begin_write()?;
         {
-            let mut nodes = w.open_table(NODES)?;
-            for (node_key, node) in batch.node_batch.nodes() {
-                nodes.insert(
-                    codec::encode(node_key).as_slice(),
-                    codec::encode(node).as_slice(),
-                )?;
-            }
-            let mut values = w.open_table(VALUES)?;
-            for ((v, kh), value) in batch.node_batch.values() {
-                let stored = match value {
-                    Some(bytes) => {
-                        let mut s = Vec::with_capacity(bytes.len() + 1);
-                        s.push(1u8);
-                        s.extend_from_slice(bytes);
-                        s
-                    }
-                    None => vec![0u8],
+            let mut state = w.open_table(STATE)?;
+            for (k, v) in &state_changes {
+                match v {
+                    Some(v) => state.insert(k.as_slice(), v.as_slice())?,
+                    None => state.remove(k.as_slice())?,
                 };
-                values.insert(value_key(kh, *v).as_slice(), stored.as_slice())?;
-            }
-            let mut preimages = w.open_table(PREIMAGES)?;
-            // Most keys of a block already exist (pieces change status, accounts change
-            // counters); a lookup is cheaper than rewriting an identical preimage.
-            for (kh, k) in &new_keys {
-                if preimages.get(kh.0.as_slice())?.is_none() {
-                    preimages.insert(kh.0.as_slice(), k.as_slice())?;
-                }
             }
             let mut index = w.open_table(INDEX)?;
             for (k, v) in &index_changes {
@@ -306,11 +273,16 @@ impl Store {
             meta.insert(META_APP_HASH, committed.app_hash.0.as_slice())?;
         }
         w.commit()?;
+        self.tree = tree;
         Ok(committed)
     }
 
     /// Commits one block's changes as tree version `version`, atomically.
-    pub fn commit(&self, version: Version, changes: ChangeSet) -> Result<Committed, StoreError> {
+    pub fn commit(
+        &mut self,
+        version: Version,
+        changes: ChangeSet,
+    ) -> Result<Committed, StoreError> {
         let prepared = self.prepare(version, changes)?;
         self.write(prepared)
     }
@@ -358,8 +330,8 @@ impl Store {
 /// A block whose new tree has been computed but not yet written (see [`Store::prepare`]).
 pub struct Prepared {
     committed: Committed,
-    batch: jmt::storage::TreeUpdateBatch,
-    new_keys: Vec<(KeyHash, Vec<u8>)>,
+    tree: Tree,
+    state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
@@ -372,11 +344,10 @@ impl Prepared {
 
 /// A read-only view of one committed version of the store.
 pub struct Snapshot {
-    values: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    state: ReadOnlyTable<&'static [u8], &'static [u8]>,
     index: ReadOnlyTable<&'static [u8], &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
-    preimages: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    tree: Tree,
 }
 
 impl Snapshot {
@@ -404,28 +375,14 @@ impl Snapshot {
         }))
     }
 
-    /// Latest value of a state key at or below `version`.
-    pub fn get_at(&self, kh: KeyHash, version: Version) -> Result<Option<Vec<u8>>, StoreError> {
-        let lo = value_key(&kh, 0);
-        let hi = value_key(&kh, version);
-        let mut range = self.values.range(lo.as_slice()..=hi.as_slice())?;
-        match range.next_back() {
-            Some(entry) => {
-                let (_, v) = entry?;
-                let v = v.value();
-                match v.first() {
-                    Some(1) => Ok(Some(v[1..].to_vec())),
-                    Some(0) => Ok(None),
-                    _ => Err(corrupt("state value", "bad tag")),
-                }
-            }
-            None => Ok(None),
-        }
+    /// Committed value of a state key.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state.get(key)?.map(|v| v.value().to_vec()))
     }
 
-    /// Latest committed value of a state key.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get_at(key_hash(key), Version::MAX)
+    /// Number of state keys.
+    pub fn state_len(&self) -> Result<u64, StoreError> {
+        Ok(self.state.len()?)
     }
 
     /// An index entry.
@@ -451,10 +408,46 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The state tree at this snapshot (for proofs).
-    pub fn tree(&self) -> Sha256Jmt<'_, Snapshot> {
-        Sha256Jmt::new(self)
+    /// The value (or absence) of a state key with an ICS-23 proof against this snapshot's
+    /// app hash, in the Jellyfish Merkle tree's format (verify with `jmt::ics23_spec()`).
+    pub fn prove(
+        &self,
+        key: &[u8],
+    ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
+        self.tree.prove(key, |k| self.get(k))
     }
+}
+
+/// The tree of a file's committed state, checked against its stored app hash.
+fn load_tree(db: &Database) -> Result<Tree, StoreError> {
+    let r = db.begin_read()?;
+    let state = r.open_table(STATE)?;
+    let mut leaves = Vec::with_capacity(usize::try_from(state.len()?).unwrap_or(0));
+    for entry in state.iter()? {
+        let (k, v) = entry?;
+        leaves.push(Leaf::new(k.value(), merkle::hash(v.value())));
+    }
+    let tree = Tree::from_leaves(leaves);
+    let snapshot = Snapshot {
+        state,
+        index: r.open_table(INDEX)?,
+        meta: r.open_table(META)?,
+        tree: Tree::default(),
+    };
+    if let Some(committed) = snapshot.committed()? {
+        if tree.root_hash() != committed.app_hash.0 {
+            return Err(corrupt(
+                "state",
+                &format!(
+                    "the state gives app hash {} but block {} committed {}",
+                    Hash32(tree.root_hash()),
+                    committed.version,
+                    committed.app_hash
+                ),
+            ));
+        }
+    }
+    Ok(tree)
 }
 
 /// The [`FORMAT`] stamped in a file's `meta` table, `None` if it has none.
@@ -478,38 +471,6 @@ fn corrupt(what: &str, reason: &str) -> StoreError {
     }
 }
 
-impl TreeReader for Snapshot {
-    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        let key = codec::encode(node_key);
-        match self.nodes.get(key.as_slice())? {
-            Some(v) => Ok(Some(codec::decode_stored(v.value())?)),
-            None => Ok(None),
-        }
-    }
-
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self.get_at(key_hash, max_version)?)
-    }
-
-    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, jmt::storage::LeafNode)>> {
-        // Only used when restoring a tree from a state-sync snapshot, which Cascade does not do.
-        Err(anyhow::anyhow!("state restore is not supported"))
-    }
-}
-
-impl jmt::storage::HasPreimage for Snapshot {
-    fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self
-            .preimages
-            .get(key_hash.0.as_slice())?
-            .map(|v| v.value().to_vec()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,7 +486,7 @@ mod tests {
 
     #[test]
     fn versions_and_deletes() {
-        let s = Store::in_memory().unwrap();
+        let mut s = Store::in_memory().unwrap();
         let c0 = s
             .commit(0, set(&[("a", Some("1")), ("b", Some("2"))]))
             .unwrap();
@@ -534,14 +495,13 @@ mod tests {
         let snap = s.snapshot().unwrap();
         assert_eq!(snap.get(b"a").unwrap(), Some(b"3".to_vec()));
         assert_eq!(snap.get(b"b").unwrap(), None);
-        assert_eq!(snap.get_at(key_hash(b"a"), 0).unwrap(), Some(b"1".to_vec()));
         assert_eq!(snap.committed().unwrap(), Some(c1));
     }
 
     #[test]
     fn same_changes_same_root_regardless_of_store() {
-        let a = Store::in_memory().unwrap();
-        let b = Store::in_memory().unwrap();
+        let mut a = Store::in_memory().unwrap();
+        let mut b = Store::in_memory().unwrap();
         let ca = a
             .commit(0, set(&[("x", Some("1")), ("y", Some("2"))]))
             .unwrap();
@@ -552,10 +512,10 @@ mod tests {
     }
 
     #[test]
-    fn compaction_keeps_every_version_and_shrinks_the_file() {
+    fn compaction_keeps_the_state_and_shrinks_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
-        let store = Store::open(&path).unwrap();
+        let mut store = Store::open(&path).unwrap();
         // Many versions of the same keys, then a bulky batch of index entries (24 MB, more
         // than the file's first allocation) that the next version deletes: the file has
         // grown, and most of it is free pages.
@@ -579,10 +539,7 @@ mod tests {
             last = Some(store.commit(v, c).unwrap());
         }
         let before = store.snapshot().unwrap();
-        let proof = before
-            .tree()
-            .get_with_ics23_proof(b"key-7".to_vec(), 30)
-            .unwrap();
+        let proof = before.prove(b"key-7").unwrap();
         drop(before);
 
         // Refused while the store is open (here, in this very process).
@@ -598,16 +555,8 @@ mod tests {
         let snap = store.snapshot().unwrap();
         assert_eq!(snap.committed().unwrap(), last);
         assert_eq!(snap.get(b"key-7").unwrap(), Some(vec![59; 300]));
-        assert_eq!(
-            snap.get_at(key_hash(b"key-7"), 30).unwrap(),
-            Some(vec![30; 300])
-        );
         assert_eq!(snap.index_get(b"idx-3-9").unwrap(), Some(vec![1; 40]));
-        let again = snap
-            .tree()
-            .get_with_ics23_proof(b"key-7".to_vec(), 30)
-            .unwrap();
-        assert_eq!(again, proof);
+        assert_eq!(snap.prove(b"key-7").unwrap(), proof);
     }
 
     #[test]
@@ -646,7 +595,7 @@ mod tests {
     fn a_file_of_another_record_layout_is_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
-        let store = Store::open(&path).unwrap();
+        let mut store = Store::open(&path).unwrap();
         let committed = store.commit(0, set(&[("a", Some("1"))])).unwrap();
         drop(store);
         assert_eq!(stamp_of(&path), Some(FORMAT));
@@ -707,20 +656,20 @@ mod tests {
         }
     }
 
-    /// Every committed version stays provable: at each version, every probed key (present,
-    /// deleted, deleted without ever existing, keys that are prefixes of one another, the
-    /// empty key) gets the value it had then and a proof that verifies against that
-    /// version's root only. Covers the one-leaf tree (leftmost and rightmost absence
+    /// Every snapshot stays provable after later commits: at each version, every probed key
+    /// (present, deleted, deleted without ever existing, keys that are prefixes of one
+    /// another, the empty key) gets the value it had then and a proof that verifies against
+    /// that version's root only. Covers the one-leaf tree (leftmost and rightmost absence
     /// proofs) and versions written after later deletions.
     #[test]
-    fn every_version_proves_its_values_and_absences() {
-        let store = Store::in_memory().unwrap();
+    fn every_snapshot_proves_its_values_and_absences() {
+        let mut store = Store::in_memory().unwrap();
         let key = |i: u64| -> Vec<u8> {
             let mut k = b"k/".to_vec();
             k.extend_from_slice(&i.to_be_bytes()[(i % 8) as usize..]);
             k
         };
-        let (mut states, mut roots) = (Vec::new(), Vec::new());
+        let (mut states, mut roots, mut snapshots) = (Vec::new(), Vec::new(), Vec::new());
         let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for v in 0..12u64 {
             let mut c = ChangeSet::default();
@@ -742,18 +691,15 @@ mod tests {
             }
             roots.push(store.commit(v, c).unwrap().app_hash);
             states.push(state.clone());
+            snapshots.push(store.snapshot().unwrap());
         }
-        let snap = store.snapshot().unwrap();
         let mut probes: Vec<Vec<u8>> = (0..120).map(key).collect();
         for k in ["a", "ab", "abc", "abcd", "", "never-3"] {
             probes.push(k.as_bytes().to_vec());
         }
-        for (v, state) in states.iter().enumerate() {
+        for (v, (state, snap)) in states.iter().zip(&snapshots).enumerate() {
             for k in &probes {
-                let (value, proof) = snap
-                    .tree()
-                    .get_with_ics23_proof(k.clone(), v as u64)
-                    .unwrap();
+                let (value, proof) = snap.prove(k).unwrap();
                 assert_eq!(value.as_ref(), state.get(k), "version {v}, key {k:?}");
                 assert!(
                     verifies(&roots[v], k, value.as_deref(), &proof),
@@ -766,8 +712,48 @@ mod tests {
                 );
             }
         }
-        // No proof at a version not committed yet.
-        assert!(snap.tree().get_with_ics23_proof(b"a".to_vec(), 12).is_err());
+        // An empty store has nothing to prove an absence against.
+        let empty = Store::in_memory().unwrap().snapshot().unwrap();
+        assert_eq!(
+            empty.prove(b"a").err(),
+            Some(StoreError::Tree(TreeError::Empty))
+        );
+    }
+
+    /// The tree is rebuilt from the state when a file is opened, and a state that does not
+    /// give the committed app hash (a value changed behind the ledger's back) is refused.
+    #[test]
+    fn reopening_rebuilds_the_tree_and_refuses_a_tampered_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let (committed, proof) = {
+            let mut s = Store::open(&path).unwrap();
+            s.commit(0, set(&[("a", Some("1")), ("b", Some("2"))]))
+                .unwrap();
+            let c = s.commit(1, set(&[("b", None), ("c", Some("3"))])).unwrap();
+            (c, s.snapshot().unwrap().prove(b"b").unwrap())
+        };
+        {
+            let s = Store::open(&path).unwrap();
+            let snap = s.snapshot().unwrap();
+            assert_eq!(snap.committed().unwrap(), Some(committed));
+            assert_eq!(snap.prove(b"b").unwrap(), proof);
+        }
+        let db = Database::open(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(STATE)
+            .unwrap()
+            .insert(b"c".as_slice(), b"4".as_slice())
+            .unwrap();
+        w.commit().unwrap();
+        drop(db);
+        match Store::open(&path) {
+            Err(StoreError::Corrupt { what, reason }) => {
+                assert_eq!(what, "state");
+                assert!(reason.contains("block 1"), "{reason}");
+            }
+            other => panic!("a tampered state opened: {:?}", other.err()),
+        }
     }
 
     #[test]
@@ -775,7 +761,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
         let c = {
-            let s = Store::open(&path).unwrap();
+            let mut s = Store::open(&path).unwrap();
             s.commit(0, set(&[("k", Some("v"))])).unwrap()
         };
         let s = Store::open(&path).unwrap();

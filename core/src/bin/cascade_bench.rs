@@ -195,6 +195,24 @@ fn report(rounds: &[Round], blocks: usize, args: &Args) {
             "µs",
             1,
         ),
+        Figure(
+            "  reopen (reads state, rebuilds tree)",
+            |r| r.disk.reopen_secs * 1e3,
+            "ms",
+            1,
+        ),
+        Figure(
+            "    state keys (tree leaves) reopened",
+            |r| r.disk.state_keys as f64,
+            "",
+            0,
+        ),
+        Figure(
+            "  ledger file, bytes per tx (with set-up)",
+            |r| r.disk.file_bytes as f64 / r.disk.count as f64,
+            "B",
+            0,
+        ),
         Heading("ratios to the baseline (target ≥ 0.80)".into()),
         Figure(
             "  end to end, redb in memory",
