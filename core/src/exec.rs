@@ -14,7 +14,7 @@ use crate::keys;
 use crate::money::{Amount, Currency, Money};
 use crate::overlay::View;
 use crate::pricing::{self, AnnualRate};
-use crate::store::StoreError;
+use crate::store::{Derived, StoreError};
 use crate::tx::{Output, TxBody, VerifiedTx};
 use crate::types::*;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -104,6 +104,41 @@ fn relations(p: Option<&Piece>) -> Relations {
             ..none
         },
         _ => none,
+    }
+}
+
+/// The derived indexes (see [`crate::store::Derived`]): what [`Exec::save_piece`],
+/// [`Exec::create_piece`] and issuing write for each piece and certificate, computed from
+/// the record alone. The two must agree; `Store::check_derived` and the tests check it.
+pub const DERIVED: Derived = Derived {
+    owns: keys::is_derived,
+    of: derived_keys,
+};
+
+/// The derived index keys of one state record.
+fn derived_keys(key: &[u8], value: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let id = |prefix: &[u8]| -> Result<Hash32, String> {
+        key[prefix.len()..]
+            .try_into()
+            .map(Hash32)
+            .map_err(|_| "key is not prefix + 32 bytes".to_string())
+    };
+    if key.starts_with(keys::PIECE_PREFIX) {
+        let id = id(keys::PIECE_PREFIX)?;
+        let piece: Piece = codec::decode_stored(value).map_err(|e| e.to_string())?;
+        let r = relations(Some(&piece));
+        let mut out = vec![keys::lineage(&piece.root, &id)];
+        out.extend(r.held_by.map(|a| keys::holding(&a, &id)));
+        out.extend(r.offer_to.map(|a| keys::offer_in(&a, &id)));
+        out.extend(r.offer_from.map(|a| keys::offer_out(&a, &id)));
+        out.extend(r.expires.map(|d| keys::expiry(d, &id)));
+        Ok(out)
+    } else if key.starts_with(keys::ROOT_PREFIX) {
+        let id = id(keys::ROOT_PREFIX)?;
+        let root: RootRecord = codec::decode_stored(value).map_err(|e| e.to_string())?;
+        Ok(vec![keys::obligor_root(&root.terms.obligor, &id)])
+    } else {
+        Ok(Vec::new())
     }
 }
 
@@ -318,7 +353,7 @@ impl<'v, 'a> Exec<'v, 'a> {
         };
         *self.seq += 1;
         self.view.index_put(
-            keys::history(id, self.env.height, *self.seq),
+            keys::history(new.created_height, id, self.env.height, *self.seq),
             codec::encode(&entry),
         );
         Ok(())

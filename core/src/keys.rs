@@ -57,13 +57,17 @@ pub fn credit_line(obligor: &Address, currency: &Currency, grantor: &Address) ->
 pub fn document(h: &Hash32) -> Vec<u8> {
     key(b"doc/", &[&h.0])
 }
+/// Prefix of [`root`].
+pub const ROOT_PREFIX: &[u8] = b"root/";
 /// Certificate.
 pub fn root(id: &Hash32) -> Vec<u8> {
-    key(b"root/", &[&id.0])
+    key(ROOT_PREFIX, &[&id.0])
 }
+/// Prefix of [`piece`].
+pub const PIECE_PREFIX: &[u8] = b"piece/";
 /// Piece.
 pub fn piece(id: &Hash32) -> Vec<u8> {
-    key(b"piece/", &[&id.0])
+    key(PIECE_PREFIX, &[&id.0])
 }
 /// Clearing list of a settled certificate.
 pub fn clearing(root: &Hash32) -> Vec<u8> {
@@ -126,17 +130,35 @@ pub const EXPIRY_PREFIX: &[u8] = b"X";
 pub fn expiry_upper(day: Day) -> Vec<u8> {
     key(b"X", &[&day.0.to_be_bytes(), &[0xff; 32]])
 }
-/// Index: audit history of a piece, ordered by height and sequence in block.
-pub fn history(p: &Hash32, height: u64, seq: u32) -> Vec<u8> {
-    key(b"A", &[&p.0, &height.to_be_bytes(), &seq.to_be_bytes()])
+/// Index: audit history of a piece created at `created`, ordered by height and sequence in
+/// block. The creation height leads so that a block's entries, which are mostly about
+/// pieces created in the last few blocks, land together at the end of the table.
+pub fn history(created: u64, p: &Hash32, height: u64, seq: u32) -> Vec<u8> {
+    key(
+        b"A",
+        &[
+            &created.to_be_bytes(),
+            &p.0,
+            &height.to_be_bytes(),
+            &seq.to_be_bytes(),
+        ],
+    )
 }
 /// Prefix of [`history`].
-pub fn history_of(p: &Hash32) -> Vec<u8> {
-    key(b"A", &[&p.0])
+pub fn history_of(created: u64, p: &Hash32) -> Vec<u8> {
+    key(b"A", &[&created.to_be_bytes(), &p.0])
 }
 /// Index: receipt of a transaction by hash.
 pub fn receipt(tx: &Hash32) -> Vec<u8> {
     key(b"T", &[&tx.0])
+}
+
+/// Whether an index key (or key prefix) belongs to an index the state implies: holdings,
+/// offers in and out, lineage, certificates by obligor and the expiry queue. The store
+/// keeps these in memory and rebuilds them from the state ([`crate::store::Derived`]); the
+/// audit history and receipts are stored.
+pub fn is_derived(k: &[u8]) -> bool {
+    matches!(k.first(), Some(b'H' | b'I' | b'O' | b'L' | b'R' | b'X'))
 }
 
 /// The trailing 32-byte id of an index key.

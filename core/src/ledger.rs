@@ -10,7 +10,7 @@ use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::error::{LedgerError, TxError};
 use crate::event::Event;
-use crate::exec::{BlockEnv, Exec, HistoryEntry};
+use crate::exec::{self, BlockEnv, Exec, HistoryEntry};
 use crate::keys;
 use crate::money::Currency;
 use crate::overlay::{Layer, ReadCache, View};
@@ -83,18 +83,18 @@ impl Ledger {
     /// Opens a ledger file, recovering the last committed block. The database's page cache
     /// is redb's default (1 GiB); a node bounds it with [`Ledger::open_with_cache`].
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        Ledger::load(Store::open(path)?)
+        Ledger::load(Store::open(path, exec::DERIVED)?)
     }
 
     /// [`Ledger::open`] with a page cache of at most `cache_bytes` (see
     /// [`Store::open_with_cache`]). The cache only changes speed and memory, never results.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Ledger, LedgerError> {
-        Ledger::load(Store::open_with_cache(path, cache_bytes)?)
+        Ledger::load(Store::open_with_cache(path, cache_bytes, exec::DERIVED)?)
     }
 
     /// A ledger in memory (tests, demos).
     pub fn in_memory() -> Result<Ledger, LedgerError> {
-        Ledger::load(Store::in_memory()?)
+        Ledger::load(Store::in_memory(exec::DERIVED)?)
     }
 
     fn load(store: Store) -> Result<Ledger, LedgerError> {
@@ -439,9 +439,26 @@ impl Ledger {
             .prepared
             .take()
             .ok_or(LedgerError::Sequence("commit without begin_block"))?;
-        let committed = self.store.write(prepared)?;
+        // The snapshot of the previous block is replaced right after the write; letting go
+        // of its share of the in-memory indexes first lets the store update them in place.
+        self.snapshot.release_derived();
+        let committed = match self.store.write(prepared) {
+            Ok(committed) => committed,
+            Err(e) => {
+                self.snapshot = self.store.snapshot()?;
+                self.reads = ReadCache::default();
+                return Err(e.into());
+            }
+        };
         self.after_commit(committed)?;
         Ok(committed)
+    }
+
+    /// Rebuilds the indexes that follow from the state (holdings, offers, lineage,
+    /// certificates by obligor, expiry queue) from the committed state and checks that they
+    /// equal the ones maintained block by block. Reads the whole state.
+    pub fn check_indexes(&self) -> Result<(), LedgerError> {
+        Ok(self.store.check_derived()?)
     }
 
     /// A digest of the state changes pending in the open block (`None` if no block is open).
@@ -625,8 +642,11 @@ impl Ledger {
 
     /// Audit history of a piece, oldest first.
     pub fn history(&self, piece: &Hash32) -> Result<Vec<HistoryEntry>, StoreError> {
+        let Some(p) = self.piece(piece)? else {
+            return Ok(Vec::new());
+        };
         self.snapshot
-            .index_scan(&keys::history_of(piece), None)?
+            .index_scan(&keys::history_of(p.created_height, piece), None)?
             .iter()
             .map(|(_, v)| {
                 codec::decode_stored(v).map_err(|e| StoreError::Corrupt {

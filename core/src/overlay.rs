@@ -201,11 +201,11 @@ impl<'a> View<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::{Derived, Store};
 
     #[test]
     fn read_cache_answers_like_the_snapshot_and_stays_within_its_limit() {
-        let mut store = Store::in_memory().unwrap();
+        let mut store = Store::in_memory(Derived::NONE).unwrap();
         let mut changes = ChangeSet::default();
         for k in 0..6u8 {
             changes.state.insert(vec![b'k', k], Some(vec![k; 3]));

@@ -8,19 +8,21 @@
 //! The state tree ([`crate::merkle`]) is not stored: it is a function of the state, so
 //! opening a file rebuilds it from the `state` table and checks its root against the
 //! stored app hash (ADR 0010). A file whose state does not give its app hash is refused as
-//! corrupt.
+//! corrupt. The same goes for the *derived* indexes ([`Derived`]: entries that follow from
+//! one state record each, such as "account A holds piece P"): they are kept in memory,
+//! rebuilt from the state on open, and never written to the file.
 //!
 //! Layout:
 //! - `state`: state key → value, as of the last committed block. Proofs are served at that
 //!   block only (a node answers queries at its latest height).
-//! - `index`: raw key → value, for lookups the app hash does not cover (lists by holder,
-//!   lineage, expiry queue, history). They are rebuilt deterministically with the state.
+//! - `index`: raw key → value, for lookups the app hash does not cover and the state does
+//!   not imply (audit history, receipts). Derived index entries live in memory only.
 //! - `meta`: committed height, app hash and the file's record layout ([`FORMAT`]).
 
 use crate::crypto::Hash32;
 use crate::merkle::{self, Change, Leaf, Tree, TreeError};
 use redb::{Database, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -115,6 +117,42 @@ db_err!(
 /// Index entries as (key, value) pairs, in key order.
 pub type IndexEntries = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Which index entries follow from the state, and how: the store keeps these in memory,
+/// rebuilds them from the state when it opens a file, and writes only the others.
+///
+/// Invariant the ledger keeps (and [`Store::check_derived`] verifies): after every block,
+/// the derived entries it has written are exactly those [`Derived::of`] gives for the
+/// committed state. Derived entries carry no value (empty).
+#[derive(Clone, Copy)]
+pub struct Derived {
+    /// Whether an index key belongs to a derived index (decided by its first bytes, so a
+    /// key prefix answers too).
+    pub owns: fn(&[u8]) -> bool,
+    /// The derived index keys one state record (key, value) implies.
+    pub of: DeriveFn,
+}
+
+/// The derived index keys one state record (key, value) implies, or why the record does
+/// not decode.
+pub type DeriveFn = fn(&[u8], &[u8]) -> Result<Vec<Vec<u8>>, String>;
+
+impl Derived {
+    /// No derived index: every index entry is stored (tests of the store alone).
+    pub const NONE: Derived = Derived {
+        owns: |_| false,
+        of: |_, _| Ok(Vec::new()),
+    };
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Derived")
+    }
+}
+
+/// Keys of the derived indexes, in memory.
+type DerivedSet = BTreeSet<Box<[u8]>>;
+
 /// Changes of one block, ready to commit.
 #[derive(Debug, Default)]
 pub struct ChangeSet {
@@ -129,6 +167,10 @@ pub struct Store {
     db: Arc<Database>,
     /// The tree of the last committed state (empty before the first commit).
     tree: Tree,
+    derivation: Derived,
+    /// The derived index entries of the last committed state. Shared with snapshots; the
+    /// store updates it in place when no snapshot holds it, and copies it otherwise.
+    derived: Arc<DerivedSet>,
 }
 
 /// What a commit produced.
@@ -142,9 +184,9 @@ pub struct Committed {
 
 impl Store {
     /// Opens (or creates) a database file, with redb's default page cache (1 GiB).
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub fn open(path: &Path, derivation: Derived) -> Result<Store, StoreError> {
         let db = Database::builder().create(path)?;
-        Store::init(db)
+        Store::init(db, derivation)
     }
 
     /// Opens (or creates) a database file whose page cache holds at most `cache_bytes`.
@@ -155,15 +197,19 @@ impl Store {
     /// mode), so with redb's 1 GiB default a validator's memory grows for as long as its
     /// file stays under 1 GiB. A smaller cache only costs reads from the file (the OS page
     /// cache still helps); results never depend on it.
-    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+    pub fn open_with_cache(
+        path: &Path,
+        cache_bytes: usize,
+        derivation: Derived,
+    ) -> Result<Store, StoreError> {
         let db = Database::builder()
             .set_cache_size(cache_bytes)
             .create(path)?;
-        Store::init(db)
+        Store::init(db, derivation)
     }
 
     /// A database in memory, for tests and demos.
-    pub fn in_memory() -> Result<Store, StoreError> {
+    pub fn in_memory(derivation: Derived) -> Result<Store, StoreError> {
         #[allow(unused_mut)] // mutated only under `cfg(fuzzing)`
         let mut builder = Database::builder();
         // The fuzz targets (`fuzz/`; cargo fuzz builds with `--cfg fuzzing`) create a fresh
@@ -173,12 +219,12 @@ impl Store {
         #[cfg(fuzzing)]
         builder.set_region_size(1 << 22);
         let db = builder.create_with_backend(redb::backends::InMemoryBackend::new())?;
-        Store::init(db)
+        Store::init(db, derivation)
     }
 
     /// Creates the tables of a new file and stamps it with [`FORMAT`]; checks the stamp of
     /// an existing one (a mismatch is refused before anything is written).
-    fn init(db: Database) -> Result<Store, StoreError> {
+    fn init(db: Database, derivation: Derived) -> Result<Store, StoreError> {
         let w = db.begin_write()?;
         {
             let mut meta = w.open_table(META)?;
@@ -200,10 +246,12 @@ impl Store {
             w.open_table(INDEX)?;
         }
         w.commit()?;
-        let tree = load_tree(&db)?;
+        let (tree, derived) = load(&db, derivation)?;
         Ok(Store {
             db: Arc::new(db),
             tree,
+            derivation,
+            derived: Arc::new(derived),
         })
     }
 
@@ -215,6 +263,8 @@ impl Store {
             index: txn.open_table(INDEX)?,
             meta: txn.open_table(META)?,
             tree: self.tree.clone(),
+            owns: self.derivation.owns,
+            derived: Arc::clone(&self.derived),
         })
     }
 
@@ -244,14 +294,32 @@ impl Store {
 
     /// Writes a prepared block in one redb write transaction: either all of it is durable or
     /// none of it is (a crash in between leaves the previous version intact). The prepared
-    /// tree becomes the committed one only once the write is durable.
+    /// tree and derived index entries become the committed ones only once the write is
+    /// durable. A derived entry with a value is refused before anything is written.
+    ///
+    /// The derived entries are updated in place if no snapshot still holds them, so a
+    /// caller drops its snapshot of the previous block first (or pays for a copy).
     pub fn write(&mut self, prepared: Prepared) -> Result<Committed, StoreError> {
         let Prepared {
             committed,
             tree,
             state: state_changes,
-            index: index_changes,
+            index: mut index_changes,
         } = prepared;
+        let owns = self.derivation.owns;
+        let derived_changes: Vec<(Vec<u8>, bool)> = {
+            let derived_keys: Vec<Vec<u8>> =
+                index_changes.keys().filter(|k| owns(k)).cloned().collect();
+            let mut out = Vec::with_capacity(derived_keys.len());
+            for k in derived_keys {
+                let v = index_changes.remove(&k).flatten();
+                if v.as_ref().is_some_and(|v| !v.is_empty()) {
+                    return Err(corrupt("derived index entry", "has a value"));
+                }
+                out.push((k, v.is_some()));
+            }
+            out
+        };
         let w = self.db.begin_write()?;
         {
             let mut state = w.open_table(STATE)?;
@@ -274,7 +342,40 @@ impl Store {
         }
         w.commit()?;
         self.tree = tree;
+        let derived = Arc::make_mut(&mut self.derived);
+        for (k, present) in derived_changes {
+            if present {
+                derived.insert(k.into_boxed_slice());
+            } else {
+                derived.remove(k.as_slice());
+            }
+        }
         Ok(committed)
+    }
+
+    /// Rebuilds the derived index entries from the committed state and compares them with
+    /// the ones maintained block by block: [`StoreError::Corrupt`] names the first entry
+    /// that differs. Reads the whole state; for tests and operators' checks.
+    pub fn check_derived(&self) -> Result<(), StoreError> {
+        let r = self.db.begin_read()?;
+        let state = r.open_table(STATE)?;
+        let mut rebuilt = DerivedSet::new();
+        for entry in state.iter()? {
+            let (k, v) = entry?;
+            derive_into(&mut rebuilt, self.derivation, k.value(), v.value())?;
+        }
+        if let Some(k) = rebuilt.symmetric_difference(&self.derived).next() {
+            let (what, side) = if rebuilt.contains(k) {
+                ("missing", "the state implies it")
+            } else {
+                ("stray", "the state does not imply it")
+            };
+            return Err(corrupt(
+                "derived index",
+                &format!("{what} entry {}: {side}", hex(k)),
+            ));
+        }
+        Ok(())
     }
 
     /// Commits one block's changes as tree version `version`, atomically.
@@ -348,6 +449,8 @@ pub struct Snapshot {
     index: ReadOnlyTable<&'static [u8], &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
     tree: Tree,
+    owns: fn(&[u8]) -> bool,
+    derived: Arc<DerivedSet>,
 }
 
 impl Snapshot {
@@ -387,7 +490,17 @@ impl Snapshot {
 
     /// An index entry.
     pub fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if (self.owns)(key) {
+            return Ok(self.derived.contains(key).then(Vec::new));
+        }
         Ok(self.index.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Lets go of this snapshot's share of the derived indexes, so that the store can update
+    /// them in place at the next write. The snapshot then answers derived lookups as empty:
+    /// call this only on a snapshot about to be replaced.
+    pub fn release_derived(&mut self) {
+        self.derived = Arc::default();
     }
 
     /// Index entries whose key starts with `prefix` and is at most `upper` (inclusive), in key order.
@@ -396,14 +509,35 @@ impl Snapshot {
         prefix: &[u8],
         upper: Option<&[u8]>,
     ) -> Result<IndexEntries, StoreError> {
-        let mut out = Vec::new();
-        for entry in self.index.range(prefix..)? {
-            let (k, v) = entry?;
-            let k = k.value();
-            if !k.starts_with(prefix) || upper.is_some_and(|u| k > u) {
-                break;
+        let in_range = |k: &[u8]| k.starts_with(prefix) && upper.is_none_or(|u| k <= u);
+        // A prefix names one kind of index; only the empty prefix spans both.
+        let derived = prefix.is_empty() || (self.owns)(prefix);
+        let stored = prefix.is_empty() || !(self.owns)(prefix);
+        let mut out: IndexEntries = Vec::new();
+        if derived {
+            let from = (
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            );
+            out.extend(
+                self.derived
+                    .range::<[u8], _>(from)
+                    .take_while(|k| in_range(k))
+                    .map(|k| (k.to_vec(), Vec::new())),
+            );
+        }
+        if stored {
+            for entry in self.index.range(prefix..)? {
+                let (k, v) = entry?;
+                let k = k.value();
+                if !in_range(k) {
+                    break;
+                }
+                out.push((k.to_vec(), v.value().to_vec()));
             }
-            out.push((k.to_vec(), v.value().to_vec()));
+        }
+        if derived && stored {
+            out.sort();
         }
         Ok(out)
     }
@@ -418,14 +552,36 @@ impl Snapshot {
     }
 }
 
-/// The tree of a file's committed state, checked against its stored app hash.
-fn load_tree(db: &Database) -> Result<Tree, StoreError> {
+/// Adds the derived index entries of one state record to `set`.
+fn derive_into(
+    set: &mut DerivedSet,
+    derivation: Derived,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(), StoreError> {
+    let keys = (derivation.of)(key, value).map_err(|reason| StoreError::Corrupt {
+        what: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    })?;
+    set.extend(keys.into_iter().map(Vec::into_boxed_slice));
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tree and the derived index entries of a file's committed state, in one pass over it;
+/// the tree's root is checked against the stored app hash.
+fn load(db: &Database, derivation: Derived) -> Result<(Tree, DerivedSet), StoreError> {
     let r = db.begin_read()?;
     let state = r.open_table(STATE)?;
     let mut leaves = Vec::with_capacity(usize::try_from(state.len()?).unwrap_or(0));
+    let mut derived = DerivedSet::new();
     for entry in state.iter()? {
         let (k, v) = entry?;
         leaves.push(Leaf::new(k.value(), merkle::hash(v.value())));
+        derive_into(&mut derived, derivation, k.value(), v.value())?;
     }
     let tree = Tree::from_leaves(leaves);
     let snapshot = Snapshot {
@@ -433,6 +589,8 @@ fn load_tree(db: &Database) -> Result<Tree, StoreError> {
         index: r.open_table(INDEX)?,
         meta: r.open_table(META)?,
         tree: Tree::default(),
+        owns: derivation.owns,
+        derived: Arc::default(),
     };
     if let Some(committed) = snapshot.committed()? {
         if tree.root_hash() != committed.app_hash.0 {
@@ -447,7 +605,7 @@ fn load_tree(db: &Database) -> Result<Tree, StoreError> {
             ));
         }
     }
-    Ok(tree)
+    Ok((tree, derived))
 }
 
 /// The [`FORMAT`] stamped in a file's `meta` table, `None` if it has none.
@@ -486,7 +644,7 @@ mod tests {
 
     #[test]
     fn versions_and_deletes() {
-        let mut s = Store::in_memory().unwrap();
+        let mut s = Store::in_memory(Derived::NONE).unwrap();
         let c0 = s
             .commit(0, set(&[("a", Some("1")), ("b", Some("2"))]))
             .unwrap();
@@ -500,8 +658,8 @@ mod tests {
 
     #[test]
     fn same_changes_same_root_regardless_of_store() {
-        let mut a = Store::in_memory().unwrap();
-        let mut b = Store::in_memory().unwrap();
+        let mut a = Store::in_memory(Derived::NONE).unwrap();
+        let mut b = Store::in_memory(Derived::NONE).unwrap();
         let ca = a
             .commit(0, set(&[("x", Some("1")), ("y", Some("2"))]))
             .unwrap();
@@ -515,7 +673,7 @@ mod tests {
     fn compaction_keeps_the_state_and_shrinks_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
-        let mut store = Store::open(&path).unwrap();
+        let mut store = Store::open(&path, Derived::NONE).unwrap();
         // Many versions of the same keys, then a bulky batch of index entries (24 MB, more
         // than the file's first allocation) that the next version deletes: the file has
         // grown, and most of it is free pages.
@@ -551,7 +709,7 @@ mod tests {
         let done = Store::compact_file(&path).unwrap();
         assert!(done.after < done.before, "{done:?}");
 
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(&path, Derived::NONE).unwrap();
         let snap = store.snapshot().unwrap();
         assert_eq!(snap.committed().unwrap(), last);
         assert_eq!(snap.get(b"key-7").unwrap(), Some(vec![59; 300]));
@@ -595,14 +753,14 @@ mod tests {
     fn a_file_of_another_record_layout_is_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
-        let mut store = Store::open(&path).unwrap();
+        let mut store = Store::open(&path, Derived::NONE).unwrap();
         let committed = store.commit(0, set(&[("a", Some("1"))])).unwrap();
         drop(store);
         assert_eq!(stamp_of(&path), Some(FORMAT));
 
         for stamp in [None, Some(FORMAT + 1), Some(0)] {
             restamp(&path, stamp);
-            let refused = Store::open(&path).err();
+            let refused = Store::open(&path, Derived::NONE).err();
             assert_eq!(
                 refused,
                 Some(StoreError::Format {
@@ -615,7 +773,7 @@ mod tests {
         }
         // Stamped right again, the same file opens with its state intact.
         restamp(&path, Some(FORMAT));
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(&path, Derived::NONE).unwrap();
         let snap = store.snapshot().unwrap();
         assert_eq!(snap.committed().unwrap(), Some(committed));
         assert_eq!(snap.get(b"a").unwrap(), Some(b"1".to_vec()));
@@ -631,9 +789,9 @@ mod tests {
     fn a_file_that_never_committed_is_stamped_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
-        drop(Store::open(&path).unwrap());
+        drop(Store::open(&path, Derived::NONE).unwrap());
         restamp(&path, None);
-        drop(Store::open(&path).unwrap());
+        drop(Store::open(&path, Derived::NONE).unwrap());
         assert_eq!(stamp_of(&path), Some(FORMAT));
     }
 
@@ -663,7 +821,7 @@ mod tests {
     /// proofs) and versions written after later deletions.
     #[test]
     fn every_snapshot_proves_its_values_and_absences() {
-        let mut store = Store::in_memory().unwrap();
+        let mut store = Store::in_memory(Derived::NONE).unwrap();
         let key = |i: u64| -> Vec<u8> {
             let mut k = b"k/".to_vec();
             k.extend_from_slice(&i.to_be_bytes()[(i % 8) as usize..]);
@@ -713,7 +871,7 @@ mod tests {
             }
         }
         // An empty store has nothing to prove an absence against.
-        let empty = Store::in_memory().unwrap().snapshot().unwrap();
+        let empty = Store::in_memory(Derived::NONE).unwrap().snapshot().unwrap();
         assert_eq!(
             empty.prove(b"a").err(),
             Some(StoreError::Tree(TreeError::Empty))
@@ -727,14 +885,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
         let (committed, proof) = {
-            let mut s = Store::open(&path).unwrap();
+            let mut s = Store::open(&path, Derived::NONE).unwrap();
             s.commit(0, set(&[("a", Some("1")), ("b", Some("2"))]))
                 .unwrap();
             let c = s.commit(1, set(&[("b", None), ("c", Some("3"))])).unwrap();
             (c, s.snapshot().unwrap().prove(b"b").unwrap())
         };
         {
-            let s = Store::open(&path).unwrap();
+            let s = Store::open(&path, Derived::NONE).unwrap();
             let snap = s.snapshot().unwrap();
             assert_eq!(snap.committed().unwrap(), Some(committed));
             assert_eq!(snap.prove(b"b").unwrap(), proof);
@@ -747,7 +905,7 @@ mod tests {
             .unwrap();
         w.commit().unwrap();
         drop(db);
-        match Store::open(&path) {
+        match Store::open(&path, Derived::NONE) {
             Err(StoreError::Corrupt { what, reason }) => {
                 assert_eq!(what, "state");
                 assert!(reason.contains("block 1"), "{reason}");
@@ -756,15 +914,97 @@ mod tests {
         }
     }
 
+    /// A derivation for tests: a state value `v` implies the index key `d` + `v`.
+    const TEST_DERIVED: Derived = Derived {
+        owns: |k| k.first() == Some(&b'd'),
+        of: |_, v| Ok(vec![[b"d", v].concat()]),
+    };
+
+    /// Derived entries are answered from memory, never written to the file, rebuilt from
+    /// the state on open, and checked against it.
+    #[test]
+    fn derived_entries_live_in_memory_and_are_rebuilt_from_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let mut s = Store::open(&path, TEST_DERIVED).unwrap();
+        let mut c = set(&[("a", Some("x")), ("b", Some("y"))]);
+        c.index.insert(b"dx".to_vec(), Some(Vec::new()));
+        c.index.insert(b"dy".to_vec(), Some(Vec::new()));
+        c.index.insert(b"stored".to_vec(), Some(b"1".to_vec()));
+        s.commit(0, c).unwrap();
+        let mut c = set(&[("a", Some("z"))]);
+        c.index.insert(b"dx".to_vec(), None);
+        c.index.insert(b"dz".to_vec(), Some(Vec::new()));
+        s.commit(1, c).unwrap();
+        s.check_derived().unwrap();
+        let snap = s.snapshot().unwrap();
+        assert_eq!(snap.index_get(b"dz").unwrap(), Some(Vec::new()));
+        assert_eq!(snap.index_get(b"dx").unwrap(), None);
+        let keys = |entries: IndexEntries| -> Vec<Vec<u8>> {
+            entries.into_iter().map(|(k, _)| k).collect()
+        };
+        assert_eq!(
+            keys(snap.index_scan(b"d", None).unwrap()),
+            [b"dy".to_vec(), b"dz".to_vec()]
+        );
+        // An empty prefix spans both kinds, in key order.
+        assert_eq!(
+            keys(snap.index_scan(b"", None).unwrap()),
+            [b"dy".to_vec(), b"dz".to_vec(), b"stored".to_vec()]
+        );
+        drop(snap);
+
+        // A derived entry with a value is refused, and nothing of its block is written.
+        let mut c = set(&[("c", Some("w"))]);
+        c.index.insert(b"dw".to_vec(), Some(b"value".to_vec()));
+        assert!(matches!(s.commit(2, c), Err(StoreError::Corrupt { .. })));
+        assert_eq!(s.snapshot().unwrap().get(b"c").unwrap(), None);
+
+        // The state's `w` with its entry forgotten, and an entry the state does not imply:
+        // the check names the first difference in key order.
+        let mut c = set(&[("c", Some("w"))]);
+        c.index.insert(b"dstray".to_vec(), Some(Vec::new()));
+        s.commit(2, c).unwrap();
+        match s.check_derived() {
+            Err(StoreError::Corrupt { what, reason }) => {
+                assert_eq!(what, "derived index");
+                assert_eq!(
+                    reason,
+                    "stray entry 647374726179: the state does not imply it"
+                );
+            }
+            other => panic!("the check passed: {other:?}"),
+        }
+        drop(s);
+
+        // Nothing derived was written: reopening rebuilds exactly what the state implies.
+        let raw = Database::open(&path).unwrap();
+        let r = raw.begin_read().unwrap();
+        let index = r.open_table(INDEX).unwrap();
+        assert_eq!(
+            index.len().unwrap(),
+            1,
+            "only the stored entry is in the file"
+        );
+        drop((index, r, raw));
+        let s = Store::open(&path, TEST_DERIVED).unwrap();
+        s.check_derived().unwrap();
+        let snap = s.snapshot().unwrap();
+        assert_eq!(
+            keys(snap.index_scan(b"d", None).unwrap()),
+            [b"dw".to_vec(), b"dy".to_vec(), b"dz".to_vec()]
+        );
+    }
+
     #[test]
     fn reopen_keeps_last_commit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
         let c = {
-            let mut s = Store::open(&path).unwrap();
+            let mut s = Store::open(&path, Derived::NONE).unwrap();
             s.commit(0, set(&[("k", Some("v"))])).unwrap()
         };
-        let s = Store::open(&path).unwrap();
+        let s = Store::open(&path, Derived::NONE).unwrap();
         assert_eq!(s.snapshot().unwrap().committed().unwrap(), Some(c));
     }
 }

@@ -384,6 +384,17 @@ fn app_hashes_and_transaction_bytes_match_the_pinned_vectors() {
     }
 }
 
+/// The indexes kept in memory (holdings, offers, lineage, certificates by obligor, expiry
+/// queue), maintained block by block through every transaction kind of the script, equal
+/// the ones rebuilt from the state, as a reopened ledger rebuilds them.
+#[test]
+fn the_script_keeps_the_in_memory_indexes_equal_to_the_state() {
+    let r = script();
+    r.fx.ledger
+        .check_indexes()
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
 #[test]
 fn the_script_is_deterministic_within_one_build() {
     // The pinned file is only meaningful if the script itself does not vary run to run.

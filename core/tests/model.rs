@@ -685,7 +685,12 @@ impl Model {
                 if s == CORE {
                     v.push("Unauthorized");
                 }
-                self.counterparty_rules(CORE, Roles::OBLIGOR, &mut v);
+                // Cutting an existing line stays possible whatever has become of the obligor;
+                // granting or raising one needs an active obligor.
+                let cut = self.lines.get(&s).is_some_and(|l| *limit <= l.limit);
+                if !cut {
+                    self.counterparty_rules(CORE, Roles::OBLIGOR, &mut v);
+                }
                 if *limit < self.lines.get(&s).map_or(0, |l| l.used) {
                     v.push("LimitBelowUsed");
                 }
@@ -2322,6 +2327,8 @@ impl Harness {
     fn check(&self) {
         let l = &self.fx.ledger;
         self.m.compare(l);
+        l.check_indexes()
+            .unwrap_or_else(|e| panic!("the in-memory indexes differ from the state: {e}"));
         let docs: Vec<Hash32> = self.m.docs.iter().map(|d| d.hash).collect();
         ledger_invariants(l, &self.m.addrs, &docs);
     }
@@ -2760,6 +2767,23 @@ fn an_issue_open_at_maturity_and_a_self_granted_line_are_refused() {
     );
     h.refused(CORE, Action::SetCredit { limit: 1_000_000 }, "Unauthorized");
     assert!(!h.m.lines.contains_key(&CORE));
+}
+
+/// A deactivated obligor's line can be cut (down to zero), not raised, under the model.
+#[test]
+fn a_deactivated_obligors_line_can_be_cut_but_not_raised() {
+    let mut h = Harness::new(Fixture::standard());
+    h.must(
+        OPERATOR,
+        Action::SetRoles {
+            who: CORE,
+            roles: Roles::OBLIGOR,
+            active: false,
+        },
+    );
+    h.must(BANK, Action::SetCredit { limit: 0 });
+    assert_eq!(h.m.lines[&BANK].limit, 0);
+    h.refused(BANK, Action::SetCredit { limit: 1 }, "Inactive");
 }
 
 /// The rules that depend on the roles held *now*, step by step under the model: who may

@@ -1084,6 +1084,7 @@ fn reopening_on_disk_mid_sequence_gives_the_same_app_hashes() {
     }
     let ledger = Ledger::open(&path).unwrap();
     assert_same_queries(&s, &ledger);
+    ledger.check_indexes().unwrap();
 }
 
 // =====================================================================================
