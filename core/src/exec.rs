@@ -107,8 +107,8 @@ fn relations(p: Option<&Piece>) -> Relations {
     }
 }
 
-/// The derived indexes (see [`crate::store::Derived`]): what [`Exec::save_piece`],
-/// [`Exec::create_piece`] and issuing write for each piece and certificate, computed from
+/// The derived indexes (see [`crate::store::Derived`]): what execution writes for each
+/// piece and certificate (`Exec::save_piece`, `Exec::create_piece`, issuing), computed from
 /// the record alone. The two must agree; `Store::check_derived` and the tests check it.
 pub const DERIVED: Derived = Derived {
     owns: keys::is_derived,

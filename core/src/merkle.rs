@@ -16,7 +16,7 @@
 //! placeholder `"SPARSE_MERKLE_PLACEHOLDER_HASH__"`; a subtree holding exactly one leaf
 //! hashes to that leaf; any other subtree to `sha256("JMT::IntrnalNode" || left || right)`.
 //!
-//! Invariant (canonical shape), kept by [`join`]: an inner node's subtree holds at least two
+//! Invariant (canonical shape), kept by `join`: an inner node's subtree holds at least two
 //! leaves, and a subtree with one leaf is that leaf itself. So the shape, and with it the
 //! root, depends only on the set of (key, value) pairs, never on the order of updates.
 
