@@ -429,7 +429,7 @@ fn existence_proof(leaf: &Leaf, value: Vec<u8>, siblings: &[Digest32]) -> ics23:
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use jmt::storage::{HasPreimage, LeafNode, Node as JmtNode, NodeKey, TreeReader};
     use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
@@ -519,7 +519,9 @@ mod tests {
             .collect()
     }
 
-    fn verifies(
+    /// ICS-23 verification of `p` for `key` (and `value`, `None` for absence) against
+    /// `root`, with jmt's proof spec.
+    pub(crate) fn verifies(
         root: &Digest32,
         key: &[u8],
         value: Option<&[u8]>,

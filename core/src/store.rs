@@ -632,6 +632,7 @@ fn corrupt(what: &str, reason: &str) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merkle::tests::verifies;
 
     fn set(pairs: &[(&str, Option<&str>)]) -> ChangeSet {
         let mut c = ChangeSet::default();
@@ -795,25 +796,6 @@ mod tests {
         assert_eq!(stamp_of(&path), Some(FORMAT));
     }
 
-    /// ICS-23 verification of `proof` for `key` (and `value`, `None` for absence) against
-    /// `root`.
-    fn verifies(
-        root: &Hash32,
-        key: &[u8],
-        value: Option<&[u8]>,
-        proof: &ics23::CommitmentProof,
-    ) -> bool {
-        let (spec, root) = (jmt::ics23_spec(), root.0.to_vec());
-        match value {
-            Some(v) => {
-                ics23::verify_membership::<ics23::HostFunctionsManager>(proof, &spec, &root, key, v)
-            }
-            None => ics23::verify_non_membership::<ics23::HostFunctionsManager>(
-                proof, &spec, &root, key,
-            ),
-        }
-    }
-
     /// Every snapshot stays provable after later commits: at each version, every probed key
     /// (present, deleted, deleted without ever existing, keys that are prefixes of one
     /// another, the empty key) gets the value it had then and a proof that verifies against
@@ -860,12 +842,12 @@ mod tests {
                 let (value, proof) = snap.prove(k).unwrap();
                 assert_eq!(value.as_ref(), state.get(k), "version {v}, key {k:?}");
                 assert!(
-                    verifies(&roots[v], k, value.as_deref(), &proof),
+                    verifies(&roots[v].0, k, value.as_deref(), &proof),
                     "version {v}, key {k:?}"
                 );
                 let other = roots[(v + 1) % roots.len()];
                 assert!(
-                    !verifies(&other, k, value.as_deref(), &proof),
+                    !verifies(&other.0, k, value.as_deref(), &proof),
                     "version {v}, key {k:?}"
                 );
             }
