@@ -48,7 +48,8 @@ const META_FORMAT: &str = "format";
 /// - 3: `ParamsUpdated` receipts carry the parameters.
 /// - 4: `Params` has `max_offers_out`.
 /// - 5: the latest state in `state` replaces the versioned values, tree nodes and key
-///   preimages; the tree is rebuilt in memory (ADR 0010).
+///   preimages; the tree and the derived indexes live in memory and are rebuilt on open;
+///   audit history keys lead with the piece's creation height (ADR 0010).
 pub const FORMAT: u32 = 5;
 
 /// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
@@ -193,10 +194,10 @@ impl Store {
     ///
     /// redb keeps every page it reads or writes in memory up to this size (nine tenths for
     /// reads, one tenth for writes not yet flushed), so a process's memory grows with its
-    /// database file until the file outgrows the cache. The ledger never deletes (archive
-    /// mode), so with redb's 1 GiB default a validator's memory grows for as long as its
-    /// file stays under 1 GiB. A smaller cache only costs reads from the file (the OS page
-    /// cache still helps); results never depend on it.
+    /// database file until the file outgrows the cache: with redb's 1 GiB default, for as
+    /// long as the file stays under 1 GiB. A smaller cache only costs reads from the file
+    /// (the OS page cache still helps); results never depend on it. (The state tree and the
+    /// derived indexes are in memory whatever the cache; they grow with the state.)
     pub fn open_with_cache(
         path: &Path,
         cache_bytes: usize,

@@ -543,7 +543,7 @@ fn proof_from_an_older_state_fails_against_a_newer_app_hash() {
     let new_app = app_hash(&w.fx);
     assert_ne!(new_app, old_app);
 
-    // Old proofs still verify against the state they were made for (archive mode) ...
+    // Old proofs still verify against the state they were made for ...
     assert!(old_piece.verify(&old_app, &keys::piece(&offered)).is_ok());
     assert_eq!(old_offers.verify(&old_app).unwrap().len(), 2);
     assert!(old_lineage.verify(&old_app).is_ok());
