@@ -21,7 +21,7 @@
 //! in one redb transaction. If the process dies in between, `Info` reports the previous
 //! height and CometBFT's handshake replays the block.
 
-use crate::crypto::{Hash32, ValidatorKey};
+use crate::crypto::{hex, Hash32, ValidatorKey};
 use crate::error::{LedgerError, TxError};
 use crate::event::Event;
 use crate::ledger::{Ledger, TxReceipt};
@@ -659,10 +659,6 @@ impl App {
 
 fn app_hash(hash: Option<Hash32>) -> AppHash {
     AppHash::try_from(hash.map_or_else(Vec::new, |h| h.0.to_vec())).unwrap_or_default()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn validator_record(update: &validator::Update) -> Result<ValidatorRecord, AppError> {

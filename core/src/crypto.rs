@@ -41,6 +41,11 @@ fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     Ok(())
 }
 
+/// Lower-case hex of any bytes (index keys, proof keys, raw messages in errors and logs).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Parses lower- or upper-case hex into exactly `N` bytes.
 pub fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     let text = text.strip_prefix("0x").unwrap_or(text);

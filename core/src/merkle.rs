@@ -211,12 +211,6 @@ pub struct Tree {
     root: Link,
 }
 
-/// Where a key's search ended.
-enum Found<'a> {
-    Leaf(&'a Leaf),
-    Nothing,
-}
-
 impl Tree {
     /// The tree of these leaves (any order; a later leaf with the same key wins).
     pub fn from_leaves(leaves: Vec<Leaf>) -> Tree {
@@ -275,15 +269,16 @@ impl Tree {
         }
     }
 
-    /// The siblings on the path to `key_hash`, root first, and where the path ended.
-    fn path(&self, key_hash: &Digest32) -> (Vec<Digest32>, Found<'_>) {
+    /// The siblings on the path to `key_hash`, root first, and the leaf the path ends at
+    /// (`None` at an empty subtree). The leaf may hold another key.
+    fn path(&self, key_hash: &Digest32) -> (Vec<Digest32>, Option<&Leaf>) {
         let mut siblings = Vec::new();
         let mut node = &self.root;
         let mut depth = 0;
         loop {
             match node.as_deref() {
-                None => return (siblings, Found::Nothing),
-                Some(Node::Leaf(l)) => return (siblings, Found::Leaf(l)),
+                None => return (siblings, None),
+                Some(Node::Leaf(l)) => return (siblings, Some(l)),
                 Some(Node::Inner { left, right, .. }) => {
                     let (next, other) = if bit(key_hash, depth) {
                         (right, left)
@@ -364,7 +359,7 @@ impl Tree {
             let (siblings, _) = self.path(&leaf.key_hash);
             Ok(existence_proof(leaf, value, &siblings))
         };
-        if let (_, Found::Leaf(l)) = self.path(&key_hash) {
+        if let (_, Some(l)) = self.path(&key_hash) {
             if l.key_hash == key_hash {
                 let proof = exist(l)?;
                 let value = proof.value.clone();

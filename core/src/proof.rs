@@ -12,7 +12,7 @@
 //! the check fail.
 
 use crate::codec;
-use crate::crypto::{Address, Hash32};
+use crate::crypto::{hex, Address, Hash32};
 use crate::keys;
 use crate::ledger::Ledger;
 use crate::store::StoreError;
@@ -81,10 +81,6 @@ pub enum ProofError {
     /// A piece the list needs is proven absent.
     #[error("a listed piece is absent from the state")]
     Absent,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl StateProof {

@@ -19,7 +19,7 @@
 //!   not imply (audit history, receipts). Derived index entries live in memory only.
 //! - `meta`: committed height, app hash and the file's record layout ([`FORMAT`]).
 
-use crate::crypto::Hash32;
+use crate::crypto::{hex, Hash32};
 use crate::merkle::{self, Change, Leaf, Tree, TreeError};
 use redb::{Database, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::collections::{BTreeMap, BTreeSet};
@@ -305,22 +305,17 @@ impl Store {
             committed,
             tree,
             state: state_changes,
-            index: mut index_changes,
+            index,
         } = prepared;
-        let owns = self.derivation.owns;
-        let derived_changes: Vec<(Vec<u8>, bool)> = {
-            let derived_keys: Vec<Vec<u8>> =
-                index_changes.keys().filter(|k| owns(k)).cloned().collect();
-            let mut out = Vec::with_capacity(derived_keys.len());
-            for k in derived_keys {
-                let v = index_changes.remove(&k).flatten();
-                if v.as_ref().is_some_and(|v| !v.is_empty()) {
-                    return Err(corrupt("derived index entry", "has a value"));
-                }
-                out.push((k, v.is_some()));
-            }
-            out
-        };
+        let (derived_changes, index_changes): (Vec<_>, Vec<_>) = index
+            .into_iter()
+            .partition(|(k, _)| (self.derivation.owns)(k));
+        if derived_changes
+            .iter()
+            .any(|(_, v)| v.as_ref().is_some_and(|v| !v.is_empty()))
+        {
+            return Err(corrupt("derived index entry", "has a value"));
+        }
         let w = self.db.begin_write()?;
         {
             let mut state = w.open_table(STATE)?;
@@ -344,12 +339,11 @@ impl Store {
         w.commit()?;
         self.tree = tree;
         let derived = Arc::make_mut(&mut self.derived);
-        for (k, present) in derived_changes {
-            if present {
-                derived.insert(k.into_boxed_slice());
-            } else {
-                derived.remove(k.as_slice());
-            }
+        for (k, v) in derived_changes {
+            match v {
+                Some(_) => derived.insert(k.into_boxed_slice()),
+                None => derived.remove(k.as_slice()),
+            };
         }
         Ok(committed)
     }
@@ -457,26 +451,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Last committed (height, app hash), or `None` for an empty store.
     pub fn committed(&self) -> Result<Option<Committed>, StoreError> {
-        let height = match self.meta.get(META_HEIGHT)? {
-            Some(v) => u64::from_be_bytes(
-                v.value()
-                    .try_into()
-                    .map_err(|_| corrupt("meta height", "length"))?,
-            ),
-            None => return Ok(None),
-        };
-        let hash = match self.meta.get(META_APP_HASH)? {
-            Some(v) => Hash32(
-                v.value()
-                    .try_into()
-                    .map_err(|_| corrupt("meta app hash", "length"))?,
-            ),
-            None => return Err(corrupt("meta app hash", "missing")),
-        };
-        Ok(Some(Committed {
-            version: height,
-            app_hash: hash,
-        }))
+        committed_in(&self.meta)
     }
 
     /// Committed value of a state key.
@@ -568,10 +543,6 @@ fn derive_into(
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The tree and the derived index entries of a file's committed state, in one pass over it;
 /// the tree's root is checked against the stored app hash.
 fn load(db: &Database, derivation: Derived) -> Result<(Tree, DerivedSet), StoreError> {
@@ -585,15 +556,7 @@ fn load(db: &Database, derivation: Derived) -> Result<(Tree, DerivedSet), StoreE
         derive_into(&mut derived, derivation, k.value(), v.value())?;
     }
     let tree = Tree::from_leaves(leaves);
-    let snapshot = Snapshot {
-        state,
-        index: r.open_table(INDEX)?,
-        meta: r.open_table(META)?,
-        tree: Tree::default(),
-        owns: derivation.owns,
-        derived: Arc::default(),
-    };
-    if let Some(committed) = snapshot.committed()? {
+    if let Some(committed) = committed_in(&r.open_table(META)?)? {
         if tree.root_hash() != committed.app_hash.0 {
             return Err(corrupt(
                 "state",
@@ -607,6 +570,32 @@ fn load(db: &Database, derivation: Derived) -> Result<(Tree, DerivedSet), StoreE
         }
     }
     Ok((tree, derived))
+}
+
+/// The committed (height, app hash) a `meta` table records, or `None` for an empty store.
+fn committed_in(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<Committed>, StoreError> {
+    let height = match meta.get(META_HEIGHT)? {
+        Some(v) => u64::from_be_bytes(
+            v.value()
+                .try_into()
+                .map_err(|_| corrupt("meta height", "length"))?,
+        ),
+        None => return Ok(None),
+    };
+    let hash = match meta.get(META_APP_HASH)? {
+        Some(v) => Hash32(
+            v.value()
+                .try_into()
+                .map_err(|_| corrupt("meta app hash", "length"))?,
+        ),
+        None => return Err(corrupt("meta app hash", "missing")),
+    };
+    Ok(Some(Committed {
+        version: height,
+        app_hash: hash,
+    }))
 }
 
 /// The [`FORMAT`] stamped in a file's `meta` table, `None` if it has none.

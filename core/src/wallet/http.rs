@@ -19,7 +19,7 @@
 pub use super::http_client::{
     parse_response, HttpClient, HttpConfig, HttpResponse, ParseError, TcpHttpClient,
 };
-use crate::crypto::{sha256, Hash32};
+use crate::crypto::{hex, sha256, Hash32};
 use crate::wallet::transport::{
     BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
     TxResultDigest,
@@ -166,10 +166,6 @@ struct BroadcastTxResult {
     #[serde(default)]
     log: String,
     hash: String,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Percent-encodes a query-string value (everything but RFC 3986 unreserved characters).
