@@ -28,11 +28,13 @@ LIB_DIR="$TARGET_DIR/debug"
 JVM_DIR="$ROOT/android/jvm"
 GEN_DIR="$JVM_DIR/target/generated-sources/uniffi"
 
-# --workspace: the same feature set as `cargo test --workspace`, so after the test step
-# this reuses its build (with `-p cascade-ffi` alone, cascade-core's features differ and
-# everything above it would compile again).
-echo "building the cdylib and uniffi-bindgen (cargo build --workspace)"
-cargo build --workspace --locked
+# --workspace --all-targets: the same feature set as `cargo test --workspace` (dev-
+# dependencies included), so after the test step this reuses its build and links nothing
+# new. With `-p cascade-ffi` alone cascade-core's features differ, and without
+# --all-targets the dev-dependencies' features do (tempfile, getrandom): either way the
+# uniffi generator and everything above it compiled again, 1.5 minutes of CI.
+echo "building the cdylib and uniffi-bindgen (cargo build --workspace --all-targets)"
+cargo build --workspace --all-targets --locked
 [ -f "$LIB_DIR/$LIB_NAME" ] || die "no $LIB_DIR/$LIB_NAME after the build"
 [ -x "$LIB_DIR/uniffi-bindgen" ] || die "no $LIB_DIR/uniffi-bindgen after the build"
 

@@ -168,6 +168,24 @@ fn report(rounds: &[Round], blocks: usize, args: &Args) {
             0,
         ),
         Figure(
+            "    decode + signature, per tx",
+            |r| r.memory.verify_us(),
+            "µs",
+            1,
+        ),
+        Figure(
+            "      baseline verify, per signature",
+            |r| 1e6 / r.baseline,
+            "µs",
+            1,
+        ),
+        Figure(
+            "    rules (beyond the signature), per tx",
+            |r| r.memory.rules_us(),
+            "µs",
+            1,
+        ),
+        Figure(
             "  commit (Merkle tree + redb), per tx",
             |r| per_tx_us(r.memory.commit_secs, &r.memory),
             "µs",
