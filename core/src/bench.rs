@@ -313,16 +313,6 @@ impl ReplayTimes {
         self.count as f64 / self.apply_secs
     }
 
-    /// Decoding and checking a signature, per transaction (µs).
-    pub fn verify_us(&self) -> f64 {
-        self.verify_secs / self.count as f64 * 1e6
-    }
-
-    /// The rules beyond decoding and the signature, per transaction (µs).
-    pub fn rules_us(&self) -> f64 {
-        (self.apply_secs - self.verify_secs) / self.count as f64 * 1e6
-    }
-
     /// End-to-end single-threaded rate (execution and commit), transactions per second.
     pub fn end_to_end_rate(&self) -> f64 {
         self.count as f64 / (self.apply_secs + self.commit_secs)
