@@ -265,6 +265,18 @@ impl App {
             .get_or_verify(&mut self.ledger, bytes, &mut self.stats.verifications)
     }
 
+    /// Decodes and verifies every transaction of a block before any of them runs, in block
+    /// order (ADR 0011).
+    ///
+    /// Why not one transaction at a time: a signature check pulls k256's code and tables
+    /// through the CPU caches and evicts the rules' code and data, so rules run after each
+    /// check start cold. Run back to back, each phase keeps its own working set warm: the
+    /// rules took half the time in `cascade-bench` (12.5–15.6 against 25.7–29.3 µs per
+    /// transaction). Verification reads no state, so the order changes no outcome.
+    fn verify_block(&mut self, txs: &[Bytes]) -> Vec<Result<VerifiedTx, TxError>> {
+        txs.iter().map(|bytes| self.verify(bytes)).collect()
+    }
+
     // ---- info connection ------------------------------------------------------------
 
     /// `Info`: the last committed height and app hash, so CometBFT's handshake knows which
@@ -444,18 +456,19 @@ impl App {
         self.reset_execution();
         let block_events = self.ledger.begin_block(key.height, key.time)?;
         self.stats.executions += 1;
-        let mut results = Vec::with_capacity(req.txs.len());
-        for bytes in &req.txs {
-            let outcome = match self.verify(bytes) {
-                Ok(verified) => {
-                    let result = self.ledger.try_apply(&verified);
-                    Outcome::of(&verified, result)
-                }
-                Err(e) => Outcome {
-                    who: None,
-                    result: Err(e),
-                },
-            };
+        // Every signature first, then every rule (see `verify_block`).
+        let Ok(verified) = self
+            .verify_block(&req.txs)
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            self.reset_execution();
+            self.stats.rejected_proposals += 1;
+            return Ok(response::ProcessProposal::Reject);
+        };
+        let mut results = Vec::with_capacity(verified.len());
+        for verified in &verified {
+            let outcome = Outcome::of(verified, self.ledger.try_apply(verified));
             match outcome.result {
                 Ok(_) => results.push(outcome),
                 Err(_) => {
@@ -492,9 +505,10 @@ impl App {
                 self.reset_execution();
                 let block_events = self.ledger.begin_block(key.height, key.time)?;
                 self.stats.executions += 1;
+                let verified = self.verify_block(&req.txs);
                 let mut results = Vec::with_capacity(req.txs.len());
-                for bytes in &req.txs {
-                    results.push(match self.verify(bytes) {
+                for (bytes, verified) in req.txs.iter().zip(verified) {
+                    results.push(match verified {
                         Ok(verified) => {
                             let result = self.ledger.apply(&verified);
                             Outcome::of(&verified, result)
