@@ -5,11 +5,12 @@
 //!
 //! Endpoints: `/status`, `/commit?height=`, `/validators?height=&page=&per_page=`,
 //! `/abci_query?path="…"`, `/broadcast_tx_sync?tx=0x…`, `/block?height=`,
-//! `/block_results?height=` — the ones the core's RPC transport uses. Answers come from the live solo transport, so asking for the block after the latest
+//! `/block_results?height=`, `/tx?hash=0x…` — the ones the core's RPC transport uses. Answers come from the live solo transport, so asking for the block after the latest
 //! produces it, as on a chain that never stops. Missing heights and unknown methods get
 //! CometBFT's JSON-RPC errors.
 
 use crate::transport::HttpReply;
+use cascade_core::crypto::Hash32;
 use cascade_core::wallet::solo_transport::SoloTransport;
 use cascade_core::wallet::transport::{Transport, TransportError};
 use serde_json::{json, Value};
@@ -126,6 +127,7 @@ pub(crate) fn get(transport: &SoloTransport, url: &str) -> HttpReply {
         "broadcast_tx_sync" => broadcast(transport, query),
         "block" => block(transport, query),
         "block_results" => block_results(transport, query),
+        "tx" => tx(transport, query),
         _ => Err(error(
             404,
             NOT_FOUND,
@@ -279,6 +281,37 @@ fn block(t: &SoloTransport, query: &str) -> Result<HttpReply, HttpReply> {
     Ok(result(json!({
         "block_id": { "hash": block.header.hash() },
         "block": block,
+    })))
+}
+
+/// `/tx?hash=0x…`: where the solo node's index puts a transaction, in CometBFT's words when
+/// it has none (`tx (HASH) not found`). Only the fields a wallet reads carry values.
+fn tx(t: &SoloTransport, query: &str) -> Result<HttpReply, HttpReply> {
+    let hash = param(query, "hash")
+        .and_then(|v| v.strip_prefix("0x"))
+        .and_then(Hash32::from_hex)
+        .ok_or_else(|| {
+            error(
+                500,
+                INVALID_PARAMS,
+                "Invalid params",
+                "hash must be 0x-prefixed hex of 32 bytes".into(),
+            )
+        })?;
+    let found = t.tx_location(&hash).map_err(transport_error)?;
+    let Some(found) = found else {
+        return Err(error(
+            500,
+            INTERNAL,
+            "Internal error",
+            format!("tx ({}) not found", hash.to_hex().to_uppercase()),
+        ));
+    };
+    Ok(result(json!({
+        "hash": hash.to_hex().to_uppercase(),
+        "height": found.height.to_string(),
+        "index": found.index,
+        "tx_result": { "log": found.log },
     })))
 }
 

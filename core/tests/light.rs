@@ -18,7 +18,7 @@ use cascade_core::wallet::light::{
 };
 use cascade_core::wallet::solo_transport::SoloTransport;
 use cascade_core::wallet::transport::{
-    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError, TxLocation,
 };
 use cascade_core::*;
 use std::collections::{BTreeMap, HashMap};
@@ -264,6 +264,9 @@ impl Transport for LyingTransport {
     fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
         self.inner.block_outcome(height)
     }
+    fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, TransportError> {
+        self.inner.tx_location(hash)
+    }
 }
 
 /// A node that never answers.
@@ -286,6 +289,9 @@ impl Transport for Down {
         Err(self.err())
     }
     fn block_outcome(&self, _: u64) -> Result<BlockOutcome, TransportError> {
+        Err(self.err())
+    }
+    fn tx_location(&self, _: &Hash32) -> Result<Option<TxLocation>, TransportError> {
         Err(self.err())
     }
 }
@@ -551,6 +557,9 @@ impl Transport for Synthetic {
             node: "synthetic".into(),
             what: format!("the results of block {height}"),
         })
+    }
+    fn tx_location(&self, _: &Hash32) -> Result<Option<TxLocation>, TransportError> {
+        Ok(None)
     }
 }
 

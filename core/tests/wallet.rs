@@ -19,7 +19,7 @@ use cascade_core::wallet::keys::{LocalKey, Signer};
 use cascade_core::wallet::light::{LightClientError, TrustAnchor};
 use cascade_core::wallet::solo_transport::{SoloClock, SoloTransport};
 use cascade_core::wallet::transport::{
-    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError, TxLocation,
 };
 use cascade_core::*;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -54,6 +54,9 @@ macro_rules! pass_through {
         fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError> {
             self.inner.block_outcome(height)
         }
+        fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, TransportError> {
+            self.inner.tx_location(hash)
+        }
     };
 }
 
@@ -77,6 +80,9 @@ impl Transport for Down {
         Err(down())
     }
     fn block_outcome(&self, _: u64) -> Result<BlockOutcome, TransportError> {
+        Err(down())
+    }
+    fn tx_location(&self, _: &Hash32) -> Result<Option<TxLocation>, TransportError> {
         Err(down())
     }
 }
@@ -1434,10 +1440,11 @@ fn a_maximal_validity_window_saturates() {
 
 // ---- a transaction's outcome is proven, not the node's word ---------------------------------
 
-/// A node that claims the transactions it is asked about were refused (code 7), with a
-/// receipt it makes up. While `dropping`, it also drops what it is sent (answering
-/// "admitted"); while `rewriting`, it also rewrites its account of blocks to match its
-/// receipts.
+/// A node whose transaction index names a block for every transaction it is asked about
+/// (the block the real index names, else the latest), with a made-up refusal message.
+/// While `dropping`, it also drops what it is sent (answering "admitted"); while
+/// `rewriting`, it also rewrites its account of blocks so that every transaction in them
+/// failed with code 7.
 struct FakeRefusal {
     inner: Arc<dyn Transport>,
     lying: std::sync::atomic::AtomicBool,
@@ -1461,29 +1468,23 @@ const MADE_UP: u32 = 7;
 impl Transport for FakeRefusal {
     pass_through!("fake-refusal");
     fn query(&self, path: &str) -> Result<QueryResult, TransportError> {
-        let real = self.inner.query(path)?;
-        if !self.lying.load(Ordering::SeqCst) || !path.starts_with("/receipt/") {
+        self.inner.query(path)
+    }
+    fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, TransportError> {
+        let real = self.inner.tx_location(hash)?;
+        if !self.lying.load(Ordering::SeqCst) {
             return Ok(real);
         }
-        let hash = Hash32::from_hex(path.trim_start_matches("/receipt/")).expect("receipt path");
-        // Named at the block the real receipt names, else at the latest block.
-        let truth: Answer = codec::decode_stored(&real.value).expect("answer decodes");
-        let height = match truth {
-            Answer::Receipt(Some(r)) => r.height,
-            _ => real.height,
+        // Named at the block the real location names, else at the latest block.
+        let height = match &real {
+            Some(r) => r.height,
+            None => self.inner.status()?.latest_height,
         };
-        let made_up = cascade_core::ledger::TxReceipt {
-            hash,
+        Ok(Some(TxLocation {
             height,
             index: 0,
-            code: MADE_UP,
             log: "made-up refusal".into(),
-            events: vec![],
-        };
-        Ok(QueryResult {
-            value: codec::encode(&Answer::Receipt(Some(made_up))),
-            ..real
-        })
+        }))
     }
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
         if !self.dropping.load(Ordering::SeqCst) {

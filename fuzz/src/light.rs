@@ -17,7 +17,7 @@ use cascade_core::wallet::light::{
     app_hash_of, header_hash, LightClient, LightClientError, Options, TrustAnchor, TrustedState,
 };
 use cascade_core::wallet::transport::{
-    decode_json, BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    decode_json, BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError, TxLocation,
 };
 use std::cell::RefCell;
 use tendermint::block::{CommitSig, Round};
@@ -91,6 +91,9 @@ impl Transport for Served<'_> {
         Err(self.unreachable())
     }
     fn block_outcome(&self, _height: u64) -> Result<BlockOutcome, TransportError> {
+        Err(self.unreachable())
+    }
+    fn tx_location(&self, _hash: &Hash32) -> Result<Option<TxLocation>, TransportError> {
         Err(self.unreachable())
     }
 }

@@ -41,8 +41,9 @@ use std::time::{Duration, Instant};
 /// - `consensus.timeout_commit` 100 ms (loopback tuning: 400 ms): the pause after each
 ///   commit bounds the block rate, and so the latency.
 /// - `tx_index.indexer` "null": indexing every event of every transaction in CometBFT's
-///   key-value store costs CPU; the ledger keeps its own receipts, which is what clients
-///   query.
+///   key-value store costs CPU. No wallet uses these nodes; a node that serves wallets keeps
+///   the default "kv" indexer, whose `/tx` tells a wallet which block holds its
+///   transaction (`Transport::tx_location`).
 ///
 /// Block size is CometBFT's default (`max_bytes` 21 MiB in the genesis), far above what a
 /// block holds here.

@@ -675,6 +675,8 @@ class SoloRpcTest(unittest.TestCase):
         c.node.produce_block()
         events = run(t1.refresh())
         self.assertIn(tx, [e.tx for e in events_of(events, "CONFIRMED")])
+        # The block holding it came from the node's transaction index, as CometBFT's `/tx`.
+        self.assertIn(f"https://solo.example/rpc/tx?hash=0x{tx}", proxy.urls)
         self.assertEqual([(e.piece, e.amount) for e in events_of(events, "HOLDING_ADDED")], [(root, FACE)])
         self.assertEqual(run(t1.lineage(root)).pieces, run(w["t1"].lineage(root)).pieces)
         # Re-broadcasting the same bytes is idempotent through the client too.
@@ -695,6 +697,8 @@ class SoloRpcTest(unittest.TestCase):
         self.assertEqual(c.node.rpc_get("https://x/nope").status, 404)
         missing = c.node.rpc_get("https://x/commit?height=999999")
         self.assertIn(b"must be less than or equal to", missing.body)
+        unknown = c.node.rpc_get("https://x/tx?hash=0x" + "00" * 32)
+        self.assertIn(b"tx (" + b"00" * 32 + b") not found", unknown.body)
 
 
 class GatedProxy(SoloProxy):

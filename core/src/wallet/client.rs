@@ -1001,11 +1001,12 @@ impl Wallet {
     /// transaction's proven outcome, and the events they raise. Changes nothing but the
     /// light client's verified headers (see `refresh`).
     ///
-    /// A node's receipt only says where to look: the block it names is fetched and checked
-    /// against its verified header (the transactions) and the next one (their results), so
-    /// the height and code a status shows are the ledger's. A receipt naming a block without
-    /// the transaction, or results that do not match the headers, fail the refresh
-    /// ([`WalletError::Outcome`]): the node lied, and nothing is concluded from it.
+    /// The node's transaction index ([`Transport::tx_location`]: CometBFT's `/tx`) only says
+    /// where to look: the block it names is fetched and checked against its verified header
+    /// (the transactions) and the next one (their results), so the height and code a status
+    /// shows are the ledger's. A location naming a block without the transaction, or results
+    /// that do not match the headers, fail the refresh ([`WalletError::Outcome`]): the node
+    /// lied, and nothing is concluded from it.
     #[allow(clippy::type_complexity)]
     fn track(
         &mut self,
@@ -1027,14 +1028,10 @@ impl Wallet {
             let Some(tx) = self.txs.get(&hash).cloned() else {
                 continue;
             };
-            let receipt = match self.ask(&Query::Receipt(hash))? {
-                (_, Answer::Receipt(r)) => r,
-                _ => None,
-            };
-            let proven = match receipt {
+            let proven = match self.primary.tx_location(&hash)? {
                 Some(r) => match self.proven_code(&hash, r.height) {
                     Ok(Some(code)) => Some((r.height, code, r.log)),
-                    // An honest node's receipt names the block that holds the transaction.
+                    // An honest node's index names the block that holds the transaction.
                     Ok(None) => {
                         return Err(OutcomeError::NotInBlock { height: r.height }.into());
                     }

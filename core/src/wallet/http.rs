@@ -21,7 +21,7 @@ pub use super::http_client::{
 };
 use crate::crypto::{hex, sha256, Hash32};
 use crate::wallet::transport::{
-    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError, TxLocation,
     TxResultDigest,
 };
 use serde::de::DeserializeOwned;
@@ -166,6 +166,33 @@ struct BroadcastTxResult {
     #[serde(default)]
     log: String,
     hash: String,
+}
+
+/// `/tx` result: where the node's transaction index puts a transaction.
+#[derive(Deserialize)]
+struct TxResult {
+    hash: String,
+    #[serde(with = "from_str")]
+    height: u64,
+    index: u32,
+    tx_result: TxOutcome,
+}
+
+#[derive(Deserialize)]
+struct TxOutcome {
+    #[serde(default)]
+    log: String,
+}
+
+/// Whether a `/tx` error says only that the node's index has no such transaction
+/// (CometBFT: `tx (HASH) not found`), as opposed to a node that cannot answer at all (its
+/// index is off: `transaction indexing is disabled`).
+fn is_unknown_tx(error: &TransportError) -> bool {
+    let TransportError::Rpc { message, .. } = error else {
+        return false;
+    };
+    let m = message.to_ascii_lowercase();
+    m.contains("tx (") && m.contains("not found")
 }
 
 /// Percent-encodes a query-string value (everything but RFC 3986 unreserved characters).
@@ -447,6 +474,25 @@ impl Transport for HttpTransport {
         })
     }
 
+    fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, TransportError> {
+        let found: TxResult = match self.call(&format!("/tx?hash=0x{}", hash.to_hex())) {
+            Ok(found) => found,
+            Err(e) if is_unknown_tx(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !found.hash.eq_ignore_ascii_case(&hash.to_hex()) {
+            return Err(self.malformed(format!(
+                "asked where transaction {hash} is, got transaction {}",
+                found.hash
+            )));
+        }
+        Ok(Some(TxLocation {
+            height: found.height,
+            index: found.index,
+            log: found.tx_result.log,
+        }))
+    }
+
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {
         let hash = Hash32(sha256(tx));
         let result: BroadcastTxResult =
@@ -562,6 +608,67 @@ mod tests {
         assert_eq!(t.block_outcome(6), Ok(BlockOutcome::default()));
         assert!(matches!(
             t.block_outcome(7),
+            Err(TransportError::Malformed { .. })
+        ));
+    }
+
+    /// `/tx` in CometBFT v0.38's JSON: a found transaction gives its block and position; the
+    /// index's "not found" is `None`; a node with indexing off, or answering for another
+    /// transaction, is an error.
+    #[test]
+    fn tx_locations_are_read_from_the_nodes_transaction_index() {
+        let found = Hash32([0xab; 32]);
+        let missing = Hash32([0x01; 32]);
+        let off = Hash32([0x02; 32]);
+        let other = Hash32([0x03; 32]);
+        let error = |data: String| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":-1,"error":{{"code":-32603,"message":"Internal error","data":"{data}"}}}}"#
+            )
+        };
+        let node = Arc::new(ByEndpoint(vec![
+            (
+                "/tx?hash=0xabab",
+                rpc(&format!(
+                    r#"{{"hash":"{}","height":"17","index":3,"tx_result":{{"code":8,"data":null,"log":"credit limit","info":"","gas_wanted":"0","gas_used":"0","events":[],"codespace":""}},"tx":"dHgx"}}"#,
+                    found.to_hex().to_uppercase()
+                )),
+            ),
+            (
+                "/tx?hash=0x0101",
+                error(format!(
+                    "tx ({}) not found",
+                    missing.to_hex().to_uppercase()
+                )),
+            ),
+            (
+                "/tx?hash=0x0202",
+                error("transaction indexing is disabled".into()),
+            ),
+            (
+                "/tx?hash=0x0303",
+                rpc(&format!(
+                    r#"{{"hash":"{}","height":"1","index":0,"tx_result":{{}},"tx":""}}"#,
+                    found.to_hex()
+                )),
+            ),
+        ]));
+        let t = HttpTransport::with_client("http://n:1", node).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.tx_location(&found),
+            Ok(Some(TxLocation {
+                height: 17,
+                index: 3,
+                log: "credit limit".into()
+            }))
+        );
+        assert_eq!(t.tx_location(&missing), Ok(None));
+        assert!(matches!(
+            t.tx_location(&off),
+            Err(TransportError::Rpc { message, .. }) if message.contains("indexing is disabled")
+        ));
+        assert!(matches!(
+            t.tx_location(&other),
             Err(TransportError::Malformed { .. })
         ));
     }

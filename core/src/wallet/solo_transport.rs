@@ -20,7 +20,7 @@ use crate::crypto::{sha256, Hash32};
 use crate::solo::{SoloNode, SubmitError};
 use crate::wallet::client::Clock;
 use crate::wallet::transport::{
-    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError, TxLocation,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -206,6 +206,18 @@ impl Transport for SoloTransport {
         node.block_outcome(height)
             .map_err(|e| self.unreachable(e.to_string()))?
             .ok_or_else(|| self.not_found(format!("the results of block {height}")))
+    }
+
+    fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, TransportError> {
+        let node = self.lock()?;
+        let receipt = node
+            .receipt(hash)
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        Ok(receipt.map(|r| TxLocation {
+            height: r.height,
+            index: r.index,
+            log: r.log,
+        }))
     }
 
     fn broadcast(&self, tx: &[u8]) -> Result<BroadcastResult, TransportError> {

@@ -84,6 +84,20 @@ pub struct BroadcastResult {
     pub hash: Hash32,
 }
 
+/// Where a node says a transaction was included, from its transaction index (CometBFT's
+/// `tx` RPC). Unproven: the wallet fetches that block and checks the transaction and its
+/// result against verified headers, so a node naming the wrong block is caught there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    /// Height of the block holding the transaction.
+    pub height: u64,
+    /// Its position in that block.
+    pub index: u32,
+    /// The node's message for a failed transaction (the code itself is proven from the
+    /// block's results; this text is not).
+    pub log: String,
+}
+
 /// A connection to one node.
 pub trait Transport: Send + Sync {
     /// A short name for errors and reports (e.g. the URL).
@@ -100,6 +114,10 @@ pub trait Transport: Send + Sync {
     /// `/block_results`), which the wallet checks against the verified headers `height` and
     /// `height + 1` to learn a transaction's outcome without trusting the node's receipt.
     fn block_outcome(&self, height: u64) -> Result<BlockOutcome, TransportError>;
+    /// Which block holds the transaction with this hash (SHA-256 of its bytes), by the
+    /// node's transaction index (CometBFT `/tx`); `None` if the node knows of no block
+    /// holding it (not yet included, or never).
+    fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, TransportError>;
 }
 
 /// Parses JSON that comes from outside the library: a node's RPC answer, saved light-client
