@@ -587,6 +587,59 @@ fn restart_from_disk_resumes_and_keeps_producing_verifiable_blocks() {
     assert_eq!(verify(&first, &trusted), Verdict::Success);
 }
 
+/// The block store indexes every transaction of every block by hash, as CometBFT's `/tx`
+/// does on a network; a store written before that index existed gets it built from its
+/// blocks and results when it is opened (without the failure messages, never kept before).
+#[test]
+fn the_block_store_locates_every_transaction_and_indexes_an_older_store_on_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fx = Fixture::standard();
+    let mut c = Chain::with(open(dir.path(), &fx).expect("open"), fx);
+    lifecycle(&mut c);
+    let committed: Vec<(Hash32, u64, u32)> = c
+        .summaries
+        .iter()
+        .flat_map(|b| {
+            b.txs
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| (t.hash, b.height, i as u32))
+        })
+        .collect();
+    assert!(committed.len() >= 5, "the lifecycle commits transactions");
+    for (hash, height, index) in &committed {
+        let found = c.node.tx_location(hash).expect("read").expect("indexed");
+        assert_eq!(
+            (found.height, found.index, found.code),
+            (*height, *index, 0)
+        );
+    }
+    assert_eq!(c.node.tx_location(&Hash32([0xee; 32])).expect("read"), None);
+    let Chain { node, fx, .. } = c;
+    drop(node);
+
+    // Make it a store from before the index: no `txs` table, no flag saying it is built.
+    {
+        let db = redb::Database::open(dir.path().join("blocks.redb")).expect("open blocks");
+        let w = db.begin_write().expect("write");
+        w.delete_table(redb::TableDefinition::<&[u8], &[u8]>::new("txs"))
+            .expect("drop index");
+        w.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+            .expect("meta")
+            .remove("tx_index")
+            .expect("unflag");
+        w.commit().expect("commit");
+    }
+    let node = open(dir.path(), &fx).expect("reopen");
+    for (hash, height, index) in &committed {
+        let found = node.tx_location(hash).expect("read").expect("re-indexed");
+        assert_eq!(
+            (found.height, found.index, found.code),
+            (*height, *index, 0)
+        );
+    }
+}
+
 /// Produces a few blocks on disk, then "crashes" with `crash`, reopens and checks that the
 /// block was replayed to the app hash a node without the crash reaches.
 fn crash_and_recover(crash: impl FnOnce(SoloNode, i64) -> Result<(), SoloError>) {
@@ -638,6 +691,15 @@ fn crash_and_recover(crash: impl FnOnce(SoloNode, i64) -> Result<(), SoloError>)
         .expect("read")
         .expect("receipt after replay");
     assert_eq!(receipt.code, 0);
+    // The replay indexed it in the block store too, where wallets look it up.
+    let found = node
+        .tx_location(&expected.txs[0].hash)
+        .expect("read")
+        .expect("indexed after replay");
+    assert_eq!(
+        (found.height, found.index, found.code),
+        (expected.height, 0, 0)
+    );
     // Its header is the one the reference produced, and the chain keeps going, verifiably.
     let sh = node
         .signed_header(expected.height)

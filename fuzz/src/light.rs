@@ -17,7 +17,8 @@ use cascade_core::wallet::light::{
     app_hash_of, header_hash, LightClient, LightClientError, Options, TrustAnchor, TrustedState,
 };
 use cascade_core::wallet::transport::{
-    decode_json, BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError, TxLocation,
+    decode_json, BlockOutcome, BroadcastResult, NodeStatus, QueryResult, Transport, TransportError,
+    TxLocation,
 };
 use std::cell::RefCell;
 use tendermint::block::{CommitSig, Round};

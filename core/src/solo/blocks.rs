@@ -1,6 +1,6 @@
 //! The solo block store: a redb database of blocks and their execution results.
 //!
-//! Two tables, both keyed by height:
+//! Two tables keyed by height, and an index of transactions by hash:
 //! - `blocks`: the protobuf [`BlockRecord`] (header, block id, the commit for the previous
 //!   block that this block carries, the commit signed for this block, transactions). It is
 //!   written once, before the application executes the block, so a crash during execution
@@ -8,12 +8,16 @@
 //! - `results`: the protobuf [`ResultsRecord`] (app hash after the block, hash of its
 //!   transaction results, validator updates). It is written after `FinalizeBlock` and before
 //!   the application's `Commit`, so a committed block always has its results.
+//! - `txs`: transaction hash → the protobuf [`TxIndexRecord`] (height, position, code,
+//!   log), written in the same write transaction as the block's results. It answers what
+//!   CometBFT's `/tx` answers on a network: which block holds a transaction (ADR 0012).
 //!
 //! Records are protobuf rather than borsh because their parts are CometBFT's own protobuf
 //! messages, which any CometBFT tool can decode.
 
-use super::SoloError;
+use super::{SoloError, TxOutcome};
 use crate::block_outcome::TxResultDigest;
+use crate::crypto::Hash32;
 use crate::store::StoreError;
 use prost::Message;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -25,9 +29,13 @@ use tendermint_proto::v0_38::{abci as pb_abci, types as pb};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const RESULTS: TableDefinition<u64, &[u8]> = TableDefinition::new("results");
+const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
 /// Facts about the chain the blocks belong to (the genesis digest).
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_GENESIS: &str = "genesis";
+/// Set once `txs` indexes every stored block's transactions (a store from before the index
+/// gets it built from its blocks and results when it is opened).
+const META_TX_INDEX: &str = "tx_index";
 
 /// A block as stored.
 #[derive(Clone, PartialEq, Message)]
@@ -67,6 +75,24 @@ pub struct ResultsRecord {
     /// transaction's outcome. Absent in records written before it was kept.
     #[prost(message, repeated, tag = "4")]
     pub tx_results: Vec<pb_abci::ExecTxResult>,
+}
+
+/// Where a transaction went, as the `txs` index keeps it.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct TxIndexRecord {
+    /// Height of the block holding it.
+    #[prost(uint64, tag = "1")]
+    pub height: u64,
+    /// Its position in that block.
+    #[prost(uint32, tag = "2")]
+    pub index: u32,
+    /// 0 on success, else the ledger's error code.
+    #[prost(uint32, tag = "3")]
+    pub code: u32,
+    /// Error message, empty on success (and for blocks indexed from a store written before
+    /// the index, which kept no messages).
+    #[prost(string, tag = "4")]
+    pub log: String,
 }
 
 /// A stored block, decoded.
@@ -206,26 +232,67 @@ pub struct BlockStore {
 
 impl BlockStore {
     /// Opens (or creates) the block database at `path`.
-    pub fn open(path: &Path) -> Result<BlockStore, StoreError> {
-        BlockStore::init(Database::builder().create(path)?)
+    pub fn open(path: &Path) -> Result<BlockStore, SoloError> {
+        BlockStore::init(Database::builder().create(path).map_err(StoreError::from)?)
     }
 
     /// A block database in memory.
-    pub fn in_memory() -> Result<BlockStore, StoreError> {
+    pub fn in_memory() -> Result<BlockStore, SoloError> {
         BlockStore::init(
-            Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+            Database::builder()
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .map_err(StoreError::from)?,
         )
     }
 
-    fn init(db: Database) -> Result<BlockStore, StoreError> {
-        let w = db.begin_write()?;
+    fn init(db: Database) -> Result<BlockStore, SoloError> {
+        let w = db.begin_write().map_err(StoreError::from)?;
         {
-            w.open_table(BLOCKS)?;
-            w.open_table(RESULTS)?;
-            w.open_table(META)?;
+            w.open_table(BLOCKS).map_err(StoreError::from)?;
+            w.open_table(RESULTS).map_err(StoreError::from)?;
+            w.open_table(TXS).map_err(StoreError::from)?;
+            w.open_table(META).map_err(StoreError::from)?;
         }
-        w.commit()?;
-        Ok(BlockStore { db })
+        w.commit().map_err(StoreError::from)?;
+        let store = BlockStore { db };
+        store.build_tx_index()?;
+        Ok(store)
+    }
+
+    /// Indexes the transactions of every block that has results, once, for a store written
+    /// before the `txs` index existed (its logs were not kept, so they are empty).
+    fn build_tx_index(&self) -> Result<(), SoloError> {
+        let w = self.db.begin_write().map_err(StoreError::from)?;
+        {
+            let mut meta = w.open_table(META).map_err(StoreError::from)?;
+            if meta.get(META_TX_INDEX).map_err(StoreError::from)?.is_some() {
+                return Ok(());
+            }
+            let blocks = w.open_table(BLOCKS).map_err(StoreError::from)?;
+            let results = w.open_table(RESULTS).map_err(StoreError::from)?;
+            let mut txs = w.open_table(TXS).map_err(StoreError::from)?;
+            for entry in results.iter().map_err(StoreError::from)? {
+                let (height, bytes) = entry.map_err(StoreError::from)?;
+                let height = height.value();
+                let results = StoredResults::decode(height, bytes.value())?;
+                let Some(block) = blocks.get(height).map_err(StoreError::from)? else {
+                    return Err(corrupt(height, "block", "results without their block"));
+                };
+                let block = StoredBlock::decode(height, block.value())?;
+                for (index, (tx, result)) in block.txs.iter().zip(&results.tx_results).enumerate() {
+                    let outcome = TxOutcome {
+                        hash: Hash32(crate::crypto::sha256(tx)),
+                        code: result.code,
+                        log: String::new(),
+                    };
+                    index_tx(&mut txs, height, index, &outcome)?;
+                }
+            }
+            meta.insert(META_TX_INDEX, [1u8].as_slice())
+                .map_err(StoreError::from)?;
+        }
+        w.commit().map_err(StoreError::from)?;
+        Ok(())
     }
 
     /// The digest of the genesis these blocks were produced from, if recorded (stores
@@ -301,9 +368,39 @@ impl BlockStore {
             .transpose()
     }
 
-    /// Stores a block's results durably.
-    pub fn put_results(&self, height: u64, results: &StoredResults) -> Result<(), SoloError> {
-        Ok(self.put(RESULTS, height, &results.encode())?)
+    /// Stores a block's results durably, and indexes its transactions by hash (`outcomes`:
+    /// each transaction's hash, code and log, in block order), in one write transaction.
+    pub fn put_results(
+        &self,
+        height: u64,
+        results: &StoredResults,
+        outcomes: &[TxOutcome],
+    ) -> Result<(), SoloError> {
+        let w = self.db.begin_write().map_err(StoreError::from)?;
+        {
+            w.open_table(RESULTS)
+                .map_err(StoreError::from)?
+                .insert(height, results.encode().as_slice())
+                .map_err(StoreError::from)?;
+            let mut txs = w.open_table(TXS).map_err(StoreError::from)?;
+            for (index, outcome) in outcomes.iter().enumerate() {
+                index_tx(&mut txs, height, index, outcome)?;
+            }
+        }
+        w.commit().map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Where the transaction with this hash went, if a stored block holds it.
+    pub fn tx(&self, hash: &Hash32) -> Result<Option<TxIndexRecord>, SoloError> {
+        let r = self.db.begin_read().map_err(StoreError::from)?;
+        let t = r.open_table(TXS).map_err(StoreError::from)?;
+        let Some(found) = t.get(hash.0.as_slice()).map_err(StoreError::from)? else {
+            return Ok(None);
+        };
+        TxIndexRecord::decode(found.value())
+            .map(Some)
+            .map_err(|e| corrupt(0, &format!("tx index entry {hash}"), e))
     }
 
     /// Every stored block's validator updates, by height (only heights that have some).
@@ -319,5 +416,76 @@ impl BlockStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// Records where a transaction went. A success always takes the entry; a failure only an
+/// empty one, so bytes replayed after they committed keep pointing at their success, and
+/// bytes refused once and included later point at the later block (the rule CometBFT's
+/// indexer and the ledger's receipts follow).
+fn index_tx(
+    txs: &mut redb::Table<&[u8], &[u8]>,
+    height: u64,
+    index: usize,
+    outcome: &TxOutcome,
+) -> Result<(), SoloError> {
+    let key = outcome.hash.0.as_slice();
+    if outcome.code != 0 && txs.get(key).map_err(StoreError::from)?.is_some() {
+        return Ok(());
+    }
+    let record = TxIndexRecord {
+        height,
+        index: u32::try_from(index).map_err(|e| corrupt(height, "transaction position", e))?,
+        code: outcome.code,
+        log: outcome.log.clone(),
+    };
+    txs.insert(key, record.encode_to_vec().as_slice())
+        .map_err(StoreError::from)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A success always takes the entry; a failure only an empty one.
+    #[test]
+    fn a_success_is_never_overwritten_and_a_failure_gives_way_to_a_later_success() {
+        let store = BlockStore::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let outcome = |byte: u8, code: u32| TxOutcome {
+            hash: Hash32([byte; 32]),
+            code,
+            log: if code == 0 {
+                String::new()
+            } else {
+                format!("refused {code}")
+            },
+        };
+        let results = StoredResults {
+            app_hash: AppHash::default(),
+            results_hash: Hash::None,
+            validator_updates: Vec::new(),
+            tx_results: Vec::new(),
+        };
+        // Block 1: a succeeds, b fails, c fails.
+        let first = [outcome(0xa, 0), outcome(0xb, 8), outcome(0xc, 8)];
+        store
+            .put_results(1, &results, &first)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Block 2: a's bytes replayed (fail), b's included again (succeed), c fails again.
+        let second = [outcome(0xa, 5), outcome(0xb, 0), outcome(0xc, 9)];
+        store
+            .put_results(2, &results, &second)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let at = |byte: u8| {
+            store
+                .tx(&Hash32([byte; 32]))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .map(|r| (r.height, r.index, r.code, r.log))
+        };
+        assert_eq!(at(0xa), Some((1, 0, 0, String::new())));
+        assert_eq!(at(0xb), Some((2, 1, 0, String::new())));
+        assert_eq!(at(0xc), Some((1, 2, 8, "refused 8".into())));
+        assert_eq!(at(0xd), None);
     }
 }

@@ -73,6 +73,7 @@ use crate::error::LedgerError;
 use crate::ledger::{Ledger, TxReceipt};
 use crate::store::StoreError;
 use crate::types::Genesis;
+pub use blocks::TxIndexRecord;
 use blocks::{BlockStore, StoredBlock, StoredResults};
 use bytes::Bytes;
 use std::collections::BTreeSet;
@@ -451,7 +452,7 @@ impl SoloNode {
                 Some(next) => Some(next.header.app_hash),
                 None => self.blocks.results(height)?.map(|r| r.app_hash),
             };
-            let (results, _) = self.finalize(&block)?;
+            let (results, outcomes) = self.finalize(&block)?;
             if let Some(expected) = expected {
                 if expected != results.app_hash {
                     return Err(SoloError::AppHashMismatch {
@@ -461,7 +462,7 @@ impl SoloNode {
                     });
                 }
             }
-            self.blocks.put_results(height, &results)?;
+            self.blocks.put_results(height, &results, &outcomes)?;
             self.app.commit()?;
         }
         if stored > 0 {
@@ -744,7 +745,7 @@ impl SoloNode {
 
         // 7. FinalizeBlock, results, Commit.
         let (results, outcomes) = self.finalize(&block)?;
-        self.blocks.put_results(height_u64, &results)?;
+        self.blocks.put_results(height_u64, &results, &outcomes)?;
         if crash == Some(CrashPoint::BeforeAppCommit) {
             return Ok(None);
         }
@@ -912,6 +913,13 @@ impl SoloNode {
     /// A transaction's receipt from the node's index (not proven: confirm with state).
     pub fn receipt(&self, hash: &Hash32) -> Result<Option<TxReceipt>, SoloError> {
         Ok(self.app.ledger().receipt(hash)?)
+    }
+
+    /// Which stored block holds the transaction with this hash, from the block store's own
+    /// index: what CometBFT's `/tx` answers on a network (not proven: a wallet checks the
+    /// block against its verified headers).
+    pub fn tx_location(&self, hash: &Hash32) -> Result<Option<TxIndexRecord>, SoloError> {
+        self.blocks.tx(hash)
     }
 
     /// The application (read access: the ledger, counters).

@@ -210,10 +210,10 @@ impl Transport for SoloTransport {
 
     fn tx_location(&self, hash: &Hash32) -> Result<Option<TxLocation>, TransportError> {
         let node = self.lock()?;
-        let receipt = node
-            .receipt(hash)
+        let found = node
+            .tx_location(hash)
             .map_err(|e| self.unreachable(e.to_string()))?;
-        Ok(receipt.map(|r| TxLocation {
+        Ok(found.map(|r| TxLocation {
             height: r.height,
             index: r.index,
             log: r.log,
