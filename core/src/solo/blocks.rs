@@ -260,7 +260,9 @@ impl BlockStore {
     }
 
     /// Indexes the transactions of every block that has results, once, for a store written
-    /// before the `txs` index existed (its logs were not kept, so they are empty).
+    /// before the `txs` index existed. Their logs were not kept, so they are empty; blocks
+    /// whose results predate per-transaction results (`ResultsRecord.tx_results`) cannot be
+    /// indexed and are left out, as they cannot be proven to a wallet either.
     fn build_tx_index(&self) -> Result<(), SoloError> {
         let w = self.db.begin_write().map_err(StoreError::from)?;
         {
@@ -421,8 +423,8 @@ impl BlockStore {
 
 /// Records where a transaction went. A success always takes the entry; a failure only an
 /// empty one, so bytes replayed after they committed keep pointing at their success, and
-/// bytes refused once and included later point at the later block (the rule CometBFT's
-/// indexer and the ledger's receipts follow).
+/// bytes refused once and included later point at the later block (the rule the ledger's
+/// receipts follow).
 fn index_tx(
     txs: &mut redb::Table<&[u8], &[u8]>,
     height: u64,

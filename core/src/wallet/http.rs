@@ -175,11 +175,11 @@ struct TxResult {
     #[serde(with = "from_str")]
     height: u64,
     index: u32,
-    tx_result: TxOutcome,
+    tx_result: TxExecResult,
 }
 
 #[derive(Deserialize)]
-struct TxOutcome {
+struct TxExecResult {
     #[serde(default)]
     log: String,
 }
