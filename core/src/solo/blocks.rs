@@ -233,27 +233,25 @@ pub struct BlockStore {
 impl BlockStore {
     /// Opens (or creates) the block database at `path`.
     pub fn open(path: &Path) -> Result<BlockStore, SoloError> {
-        BlockStore::init(Database::builder().create(path).map_err(StoreError::from)?)
+        BlockStore::init(Database::builder().create(path)?)
     }
 
     /// A block database in memory.
     pub fn in_memory() -> Result<BlockStore, SoloError> {
         BlockStore::init(
-            Database::builder()
-                .create_with_backend(redb::backends::InMemoryBackend::new())
-                .map_err(StoreError::from)?,
+            Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
         )
     }
 
     fn init(db: Database) -> Result<BlockStore, SoloError> {
-        let w = db.begin_write().map_err(StoreError::from)?;
+        let w = db.begin_write()?;
         {
-            w.open_table(BLOCKS).map_err(StoreError::from)?;
-            w.open_table(RESULTS).map_err(StoreError::from)?;
-            w.open_table(TXS).map_err(StoreError::from)?;
-            w.open_table(META).map_err(StoreError::from)?;
+            w.open_table(BLOCKS)?;
+            w.open_table(RESULTS)?;
+            w.open_table(TXS)?;
+            w.open_table(META)?;
         }
-        w.commit().map_err(StoreError::from)?;
+        w.commit()?;
         let store = BlockStore { db };
         store.build_tx_index()?;
         Ok(store)
@@ -264,20 +262,20 @@ impl BlockStore {
     /// whose results predate per-transaction results (`ResultsRecord.tx_results`) cannot be
     /// indexed and are left out, as they cannot be proven to a wallet either.
     fn build_tx_index(&self) -> Result<(), SoloError> {
-        let w = self.db.begin_write().map_err(StoreError::from)?;
+        let w = self.db.begin_write()?;
         {
-            let mut meta = w.open_table(META).map_err(StoreError::from)?;
-            if meta.get(META_TX_INDEX).map_err(StoreError::from)?.is_some() {
+            let mut meta = w.open_table(META)?;
+            if meta.get(META_TX_INDEX)?.is_some() {
                 return Ok(());
             }
-            let blocks = w.open_table(BLOCKS).map_err(StoreError::from)?;
-            let results = w.open_table(RESULTS).map_err(StoreError::from)?;
-            let mut txs = w.open_table(TXS).map_err(StoreError::from)?;
-            for entry in results.iter().map_err(StoreError::from)? {
-                let (height, bytes) = entry.map_err(StoreError::from)?;
+            let blocks = w.open_table(BLOCKS)?;
+            let results = w.open_table(RESULTS)?;
+            let mut txs = w.open_table(TXS)?;
+            for entry in results.iter()? {
+                let (height, bytes) = entry?;
                 let height = height.value();
                 let results = StoredResults::decode(height, bytes.value())?;
-                let Some(block) = blocks.get(height).map_err(StoreError::from)? else {
+                let Some(block) = blocks.get(height)? else {
                     return Err(corrupt(height, "block", "results without their block"));
                 };
                 let block = StoredBlock::decode(height, block.value())?;
@@ -290,10 +288,9 @@ impl BlockStore {
                     index_tx(&mut txs, height, index, &outcome)?;
                 }
             }
-            meta.insert(META_TX_INDEX, [1u8].as_slice())
-                .map_err(StoreError::from)?;
+            meta.insert(META_TX_INDEX, [1u8].as_slice())?;
         }
-        w.commit().map_err(StoreError::from)?;
+        w.commit()?;
         Ok(())
     }
 
@@ -378,26 +375,24 @@ impl BlockStore {
         results: &StoredResults,
         outcomes: &[TxOutcome],
     ) -> Result<(), SoloError> {
-        let w = self.db.begin_write().map_err(StoreError::from)?;
+        let w = self.db.begin_write()?;
         {
-            w.open_table(RESULTS)
-                .map_err(StoreError::from)?
-                .insert(height, results.encode().as_slice())
-                .map_err(StoreError::from)?;
-            let mut txs = w.open_table(TXS).map_err(StoreError::from)?;
+            w.open_table(RESULTS)?
+                .insert(height, results.encode().as_slice())?;
+            let mut txs = w.open_table(TXS)?;
             for (index, outcome) in outcomes.iter().enumerate() {
                 index_tx(&mut txs, height, index, outcome)?;
             }
         }
-        w.commit().map_err(StoreError::from)?;
+        w.commit()?;
         Ok(())
     }
 
     /// Where the transaction with this hash went, if a stored block holds it.
     pub fn tx(&self, hash: &Hash32) -> Result<Option<TxIndexRecord>, SoloError> {
-        let r = self.db.begin_read().map_err(StoreError::from)?;
-        let t = r.open_table(TXS).map_err(StoreError::from)?;
-        let Some(found) = t.get(hash.0.as_slice()).map_err(StoreError::from)? else {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(TXS)?;
+        let Some(found) = t.get(hash.0.as_slice())? else {
             return Ok(None);
         };
         TxIndexRecord::decode(found.value())
@@ -408,10 +403,10 @@ impl BlockStore {
     /// Every stored block's validator updates, by height (only heights that have some).
     pub fn validator_updates(&self) -> Result<Vec<(u64, Vec<validator::Update>)>, SoloError> {
         let mut out = Vec::new();
-        let r = self.db.begin_read().map_err(StoreError::from)?;
-        let t = r.open_table(RESULTS).map_err(StoreError::from)?;
-        for entry in t.iter().map_err(StoreError::from)? {
-            let (k, v) = entry.map_err(StoreError::from)?;
+        let r = self.db.begin_read()?;
+        let t = r.open_table(RESULTS)?;
+        for entry in t.iter()? {
+            let (k, v) = entry?;
             let results = StoredResults::decode(k.value(), v.value())?;
             if !results.validator_updates.is_empty() {
                 out.push((k.value(), results.validator_updates));
@@ -432,7 +427,7 @@ fn index_tx(
     outcome: &TxOutcome,
 ) -> Result<(), SoloError> {
     let key = outcome.hash.0.as_slice();
-    if outcome.code != 0 && txs.get(key).map_err(StoreError::from)?.is_some() {
+    if outcome.code != 0 && txs.get(key)?.is_some() {
         return Ok(());
     }
     let record = TxIndexRecord {
@@ -441,8 +436,7 @@ fn index_tx(
         code: outcome.code,
         log: outcome.log.clone(),
     };
-    txs.insert(key, record.encode_to_vec().as_slice())
-        .map_err(StoreError::from)?;
+    txs.insert(key, record.encode_to_vec().as_slice())?;
     Ok(())
 }
 

@@ -168,6 +168,25 @@ pub enum SoloError {
     },
 }
 
+/// redb's errors reach the solo node as block-store failures, as they reach the ledger as
+/// store failures (`StoreError`), so block-store code can use `?` on redb calls directly.
+macro_rules! redb_errors_are_store_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for SoloError {
+            fn from(e: $t) -> Self {
+                SoloError::Store(StoreError::from(e))
+            }
+        }
+    )*};
+}
+redb_errors_are_store_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
 /// Why the mempool refused a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
