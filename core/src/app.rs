@@ -507,7 +507,7 @@ impl App {
                 self.stats.executions += 1;
                 let verified = self.verify_block(&req.txs);
                 let mut results = Vec::with_capacity(req.txs.len());
-                for (bytes, verified) in req.txs.iter().zip(verified) {
+                for verified in verified {
                     results.push(match verified {
                         Ok(verified) => {
                             let result = self.ledger.apply(&verified);
@@ -515,11 +515,11 @@ impl App {
                         }
                         Err(e) => {
                             // A storage failure here is fatal; the rule error is the result.
-                            self.ledger.reject_unverified(bytes, &e).map_err(|s| {
-                                AppError::Sequence {
+                            self.ledger
+                                .reject_unverified()
+                                .map_err(|s| AppError::Sequence {
                                     reason: s.to_string(),
-                                }
-                            })?;
+                                })?;
                             Outcome {
                                 who: None,
                                 result: Err(e),
@@ -553,7 +553,7 @@ impl App {
                     }
                     ExecTxResult {
                         code: Code::Ok,
-                        data: Bytes::copy_from_slice(&receipt.hash.0),
+                        data: crate::event::result_data(&receipt.events).into(),
                         events: abci_events(outcome.who, &receipt.hash, &receipt.events),
                         ..Default::default()
                     }

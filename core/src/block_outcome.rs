@@ -21,7 +21,7 @@ use tendermint_proto::v0_38::abci as pb_abci;
 pub struct TxResultDigest {
     /// 0 for success, else the ledger's error code.
     pub code: u32,
-    /// Result data (the transaction hash on success, in this application).
+    /// Result data: a successful transaction's events ([`crate::event::result_data`]).
     pub data: Vec<u8>,
     /// Gas wanted (always 0 here).
     pub gas_wanted: i64,

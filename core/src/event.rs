@@ -210,3 +210,52 @@ impl Event {
         }
     }
 }
+
+/// A successful transaction's result data (`ExecTxResult.data`): its events, borsh-encoded.
+///
+/// CometBFT keeps this with the block's results and commits to it in the next header's
+/// `last_results_hash`, so the typed events of a transaction are as provable as its code
+/// ([`crate::block_outcome`]). The ledger keeps no receipt of its own (ADR 0012): a client
+/// locates a transaction with `/tx`, then reads its events from here.
+pub fn result_data(events: &[Event]) -> Vec<u8> {
+    crate::codec::encode(&events)
+}
+
+/// The events in a successful transaction's result data (see [`result_data`]). Empty data
+/// (a failed transaction's) gives no events; anything else that is not one canonical
+/// encoding of a list of events is refused.
+pub fn from_result_data(data: &[u8]) -> Result<Vec<Event>, crate::codec::DecodeError> {
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::codec::decode_canonical(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_data_round_trips_and_refuses_other_bytes() {
+        let events = vec![
+            Event::ValidatorSetChanged {
+                pub_key: ValidatorKey([4; 32]),
+                power: 10,
+            },
+            Event::Frozen {
+                root: Hash32([5; 32]),
+                piece: Hash32([1; 32]),
+                by: Address([2; 20]),
+                reason: 3,
+            },
+        ];
+        let data = result_data(&events);
+        assert_eq!(from_result_data(&data), Ok(events));
+        assert_eq!(from_result_data(&[]), Ok(Vec::new()));
+        // A transaction hash (what the result data held before ADR 0012) is not events.
+        assert!(from_result_data(&[7; 32]).is_err());
+        let mut trailing = data.clone();
+        trailing.push(0);
+        assert!(from_result_data(&trailing).is_err());
+    }
+}

@@ -148,15 +148,11 @@ pub fn history(created: u64, p: &Hash32, height: u64, seq: u32) -> Vec<u8> {
 pub fn history_of(created: u64, p: &Hash32) -> Vec<u8> {
     key(b"A", &[&created.to_be_bytes(), &p.0])
 }
-/// Index: receipt of a transaction by hash.
-pub fn receipt(tx: &Hash32) -> Vec<u8> {
-    key(b"T", &[&tx.0])
-}
 
 /// Whether an index key (or key prefix) belongs to an index the state implies: holdings,
 /// offers in and out, lineage, certificates by obligor and the expiry queue. The store
 /// keeps these in memory and rebuilds them from the state ([`crate::store::Derived`]); the
-/// audit history and receipts are stored.
+/// audit history is stored.
 pub fn is_derived(k: &[u8]) -> bool {
     matches!(k.first(), Some(b'H' | b'I' | b'O' | b'L' | b'R' | b'X'))
 }

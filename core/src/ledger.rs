@@ -29,7 +29,12 @@ const KEY_CACHE_CAPACITY: usize = 65_536;
 /// Longest chain id accepted (CometBFT's limit).
 pub const MAX_CHAIN_ID_LEN: usize = 50;
 
-/// Outcome of a transaction, kept by hash so clients can track it to commit.
+/// Outcome of an applied transaction, as the ledger returns it to its driver.
+///
+/// The ledger does not keep it (ADR 0012): CometBFT's `/tx` (the solo block store in solo
+/// mode) says which block holds a transaction, and the block's result carries its events
+/// ([`crate::event::result_data`]), where the next header's `last_results_hash` commits to
+/// them.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct TxReceipt {
     /// Transaction hash.
@@ -286,26 +291,22 @@ impl Ledger {
         match self.verify(bytes) {
             Ok(verified) => self.apply(&verified),
             Err(err) => {
-                self.reject_unverified(bytes, &err)?;
+                self.reject_unverified()?;
                 Err(err)
             }
         }
     }
 
     /// Records that the bytes at the next position of the open block did not decode or
-    /// verify: they take their position (so receipt indexes are positions in the block) and
-    /// get a failure receipt, unless their hash already has one.
-    pub fn reject_unverified(&mut self, bytes: &[u8], err: &TxError) -> Result<(), TxError> {
+    /// verify: they take their position, so positions stay those of the decided block.
+    pub fn reject_unverified(&mut self) -> Result<(), TxError> {
         let block = self
             .block
             .as_mut()
             .ok_or(TxError::Store(StoreError::Database(
                 "no open block: call begin_block first".into(),
             )))?;
-        let index = block.txs;
         block.txs += 1;
-        let hash = Hash32(crate::crypto::sha256(bytes));
-        record_failure(&self.snapshot, block, hash, index, err)?;
         Ok(())
     }
 
@@ -365,13 +366,13 @@ impl Ledger {
     }
 
     /// Applies an already verified transaction (a node verifies once and caches the result).
-    /// On error nothing is written except a failure receipt (which is not part of the app hash).
+    /// On error nothing is written; the transaction still takes its position in the block.
     pub fn apply(&mut self, tx: &VerifiedTx) -> Result<TxReceipt, TxError> {
         self.apply_inner(tx, true)
     }
 
-    /// Like [`Ledger::apply`], but a failure leaves no receipt either: for building a block
-    /// proposal, where a failing transaction is left out of the block.
+    /// Like [`Ledger::apply`], but a failure does not take a position either: for building a
+    /// block proposal, where a failing transaction is left out of the block.
     pub fn try_apply(&mut self, tx: &VerifiedTx) -> Result<TxReceipt, TxError> {
         self.apply_inner(tx, false)
     }
@@ -384,30 +385,19 @@ impl Ledger {
                 "no open block: call begin_block first".into(),
             )))?;
         let index = block.txs;
-        let result = run_tx(&self.snapshot, &self.reads, block, tx);
-        let receipt_key = keys::receipt(&tx.hash());
-        match result {
-            Ok(events) => {
-                let receipt = TxReceipt {
-                    hash: tx.hash(),
-                    height: block.env.height,
-                    index,
-                    code: 0,
-                    log: String::new(),
-                    events,
-                };
-                block
-                    .layer
-                    .index
-                    .insert(receipt_key, Some(codec::encode(&receipt)));
-                Ok(receipt)
-            }
-            Err(err) if !keep_failure => {
-                block.txs -= 1;
-                Err(err)
-            }
+        match run_tx(&self.snapshot, &self.reads, block, tx) {
+            Ok(events) => Ok(TxReceipt {
+                hash: tx.hash(),
+                height: block.env.height,
+                index,
+                code: 0,
+                log: String::new(),
+                events,
+            }),
             Err(err) => {
-                record_failure(&self.snapshot, block, tx.hash(), index, &err)?;
+                if !keep_failure {
+                    block.txs -= 1;
+                }
                 Err(err)
             }
         }
@@ -582,19 +572,6 @@ impl Ledger {
         self.read(&keys::clearing(root))
     }
 
-    /// Receipt of a transaction.
-    pub fn receipt(&self, tx: &Hash32) -> Result<Option<TxReceipt>, StoreError> {
-        match self.snapshot.index_get(&keys::receipt(tx))? {
-            Some(b) => codec::decode_stored(&b)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    what: "receipt".into(),
-                    reason: e.to_string(),
-                }),
-            None => Ok(None),
-        }
-    }
-
     fn pieces_under(&self, prefix: &[u8]) -> Result<Vec<(Hash32, Piece)>, StoreError> {
         let mut out = Vec::new();
         for (k, _) in self.snapshot.index_scan(prefix, None)? {
@@ -656,41 +633,6 @@ impl Ledger {
             })
             .collect()
     }
-}
-
-/// Records a failure receipt for tracking, unless the hash already has a receipt (a replay
-/// of a committed transaction must not overwrite its success).
-fn record_failure(
-    snapshot: &Snapshot,
-    block: &mut OpenBlock,
-    hash: Hash32,
-    index: u32,
-    err: &TxError,
-) -> Result<(), StoreError> {
-    let receipt_key = keys::receipt(&hash);
-    let known = block
-        .layer
-        .index
-        .get(&receipt_key)
-        .cloned()
-        .flatten()
-        .is_some()
-        || snapshot.index_get(&receipt_key)?.is_some();
-    if !known {
-        let receipt = TxReceipt {
-            hash,
-            height: block.env.height,
-            index,
-            code: err.code(),
-            log: err.to_string(),
-            events: Vec::new(),
-        };
-        block
-            .layer
-            .index
-            .insert(receipt_key, Some(codec::encode(&receipt)));
-    }
-    Ok(())
 }
 
 /// Runs one transaction in `block`: its writes are merged on success and dropped on error.

@@ -3,8 +3,10 @@
 //! Every answer about authenticated state *is* its proof: a [`StateProof`] carries the value
 //! it proves, an [`AccountListProof`] the pieces of a list and the counts that show the list
 //! is complete. A client therefore never has a value without the means to check it against a
-//! verified app hash. Receipts and history come from the node's local index, which is not in
-//! the app hash; clients treat them as hints and confirm with proven state.
+//! verified app hash. History comes from the node's local index, which is not in the app
+//! hash; clients treat it as a hint and confirm with proven state. Receipts are not the
+//! ledger's to serve any more (ADR 0012): CometBFT's `/tx` locates a transaction, and its
+//! result data carries its events.
 //!
 //! The ABCI path is `/<kind>/<hex argument>` (e.g. `/piece/ab12…`); the answer is the borsh
 //! encoding of [`Answer`].
@@ -12,7 +14,7 @@
 use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::exec::HistoryEntry;
 use crate::keys;
-use crate::ledger::{Ledger, TxReceipt};
+use crate::ledger::Ledger;
 use crate::proof::{AccountListProof, LineageProof, ListKind, StateProof};
 use crate::store::StoreError;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -46,8 +48,6 @@ pub enum Query {
     Validator(ValidatorKey),
     /// Consortium counters (proven).
     Consortium,
-    /// A transaction's receipt (node index, unproven).
-    Receipt(Hash32),
     /// A piece's audit history (node index, unproven).
     History(Hash32),
     /// An obligor's settlement record (proven): certificates accepted, settled on time or
@@ -69,8 +69,6 @@ pub enum Answer {
     List(AccountListProof),
     /// A lineage with its completeness proof.
     Lineage(LineageProof),
-    /// A receipt, if the node knows the transaction.
-    Receipt(Option<TxReceipt>),
     /// Audit history, oldest first.
     History(Vec<HistoryEntry>),
 }
@@ -92,6 +90,14 @@ pub enum QueryError {
         /// What was expected.
         expected: &'static str,
     },
+    /// The ledger no longer answers this kind (ADR 0012): `ask` says where to.
+    #[error("the ledger no longer serves {kind} queries; ask {ask}")]
+    Moved {
+        /// Kind of query.
+        kind: &'static str,
+        /// Where that information is now.
+        ask: &'static str,
+    },
 }
 
 impl Query {
@@ -111,7 +117,6 @@ impl Query {
             Query::Validator(k) => ("validator", k.to_hex()),
             Query::Consortium => return "/consortium".into(),
             Query::Params => return "/params".into(),
-            Query::Receipt(h) => ("receipt", h.to_hex()),
             Query::History(h) => ("history", h.to_hex()),
             Query::ObligorRecord(a) => ("obligor", a.to_hex()),
         };
@@ -153,7 +158,12 @@ impl Query {
             })?),
             "consortium" if arg.is_empty() => Query::Consortium,
             "params" if arg.is_empty() => Query::Params,
-            "receipt" => Query::Receipt(hash()?),
+            "receipt" => {
+                return Err(QueryError::Moved {
+                    kind: "receipt",
+                    ask: "CometBFT's /tx?hash=0x<hash>, then the events in its result data",
+                })
+            }
             "history" => Query::History(hash()?),
             "obligor" => Query::ObligorRecord(address()?),
             _ => {
@@ -183,7 +193,6 @@ impl Ledger {
             Query::Document(h) => state(keys::document(h)),
             Query::Validator(k) => state(keys::validator(k)),
             Query::Consortium => state(keys::CONSORTIUM.to_vec()),
-            Query::Receipt(h) => self.receipt(h).map(Answer::Receipt),
             Query::History(id) => self.history(id).map(Answer::History),
             Query::ObligorRecord(a) => state(keys::obligor(a)),
             Query::Params => state(keys::PARAMS.to_vec()),
@@ -212,7 +221,6 @@ mod tests {
             Query::Document(h),
             Query::Validator(ValidatorKey([3; 32])),
             Query::Consortium,
-            Query::Receipt(h),
             Query::History(h),
             Query::ObligorRecord(a),
             Query::Params,
@@ -225,17 +233,40 @@ mod tests {
         );
     }
 
-    /// The wire form of existing queries must not move when a kind is added: nodes and
-    /// wallets of different versions exchange borsh-encoded queries and answers.
+    /// Queries travel as paths; answers as borsh. The answers wallets decode (state, lists,
+    /// lineages) must keep their borsh indexes, so that wallets and nodes of different
+    /// versions understand each other. (Removing receipts moved only `History`, which no
+    /// wallet asks for.)
     #[test]
-    fn borsh_variant_indexes_are_stable() {
-        let index = |q: &Query| borsh::to_vec(q).expect("encode")[0];
-        assert_eq!(index(&Query::Piece(Hash32([0; 32]))), 0);
-        assert_eq!(index(&Query::History(Hash32([0; 32]))), 13);
-        assert_eq!(index(&Query::ObligorRecord(Address([0; 20]))), 14);
-        assert_eq!(index(&Query::Params), 15);
+    fn answer_indexes_wallets_decode_are_stable() {
+        let index = |a: &Answer| borsh::to_vec(a).expect("encode")[0];
+        let proof = StateProof {
+            key: Vec::new(),
+            value: None,
+            proof: Vec::new(),
+            version: 0,
+        };
+        assert_eq!(index(&Answer::State(proof)), 0);
+        assert_eq!(index(&Answer::History(Vec::new())), 3);
         assert_eq!(Query::Params.path(), "/params");
         assert!(Query::parse("/params/x").is_err());
+    }
+
+    #[test]
+    fn receipts_are_refused_with_where_to_ask() {
+        let path = format!("/receipt/{}", "ab".repeat(32));
+        let err = Query::parse(&path).expect_err("the ledger serves no receipts");
+        assert!(
+            matches!(
+                err,
+                QueryError::Moved {
+                    kind: "receipt",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("/tx?hash="), "{err}");
     }
 
     /// The answer to an obligor query is the proven record: it verifies against the committed

@@ -873,7 +873,6 @@ fn finalize_block_reports_transaction_events_with_the_ledgers_values() {
     let issue = &r.tx_results[2];
     let hash = Hash32(sha256(&txs[2]));
     assert_eq!(issue.code, Code::Ok);
-    assert_eq!(issue.data.as_ref(), &hash.0);
     assert!(issue.log.is_empty());
 
     let kinds: Vec<&str> = issue.events.iter().map(|e| e.kind.as_str()).collect();
@@ -885,11 +884,11 @@ fn finalize_block_reports_transaction_events_with_the_ledgers_values() {
     assert_eq!(attr(tx_event, "hash"), hash.to_hex());
     assert_eq!(attr(tx_event, "events"), "issued,offered");
 
-    // The ledger's own receipt has the same events.
-    let receipt = app.ledger().receipt(&hash).unwrap().unwrap();
-    assert_eq!(receipt.code, 0);
-    assert_eq!((receipt.height, receipt.index), (1, 2));
-    let (root, piece, from, to, amount, tier) = match &receipt.events[1] {
+    // The result data carries the same events, typed (ADR 0012: the ledger keeps no receipt).
+    let typed = cascade_core::event::from_result_data(&issue.data).unwrap();
+    assert_eq!(typed.len(), 2);
+    assert!(matches!(typed[0], Event::Issued { .. }), "{typed:?}");
+    let (root, piece, from, to, amount, tier) = match &typed[1] {
         Event::Offered {
             root,
             piece,
@@ -979,42 +978,6 @@ fn finalize_block_gives_a_failing_transaction_its_error_code() {
     run_block(&mut reference, 1, std::slice::from_ref(&credit));
     let r2 = run_block(&mut reference, 2, std::slice::from_ref(&anchor));
     assert_eq!(r.app_hash, r2.app_hash);
-    // The replay did not overwrite the committed transaction's receipt.
-    let receipt = app
-        .ledger()
-        .receipt(&Hash32(sha256(&credit)))
-        .unwrap()
-        .unwrap();
-    assert_eq!((receipt.code, receipt.height), (0, 1));
-    // The rule failure left a failure receipt for tracking.
-    let t1_tx = &decided[4];
-    let receipt = app
-        .ledger()
-        .receipt(&Hash32(sha256(t1_tx)))
-        .unwrap()
-        .unwrap();
-    assert_eq!((receipt.code, receipt.height), (8, 2));
-}
-
-#[test]
-fn receipt_index_is_the_position_in_the_decided_block() {
-    let mut cast = Cast::new();
-    let mut app = new_app(&cast);
-    let credit = cast.tx("bank", cast.credit_line());
-    let decided = vec![
-        Bytes::from_static(b"garbage"),
-        badly_signed(&cast, 0),
-        credit,
-    ];
-    let r = run_block(&mut app, 1, &decided);
-    assert_eq!(r.tx_results[2].code, Code::Ok);
-    let receipt = app
-        .ledger()
-        .receipt(&Hash32(sha256(&decided[2])))
-        .unwrap()
-        .unwrap();
-    assert_eq!((receipt.code, receipt.height), (0, 1));
-    assert_eq!(receipt.index, 2, "tx_results[2] is this transaction");
 }
 
 #[test]

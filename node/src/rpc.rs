@@ -107,7 +107,7 @@ impl Block {
 pub struct TxResult {
     /// 0 for success.
     pub code: u32,
-    /// Result data (the ledger returns the transaction hash).
+    /// Result data: a successful transaction's events (`cascade_core::event::result_data`).
     pub data: Vec<u8>,
     /// Error message.
     pub log: String,
@@ -447,15 +447,43 @@ impl RpcClient {
         })
     }
 
-    /// The application's receipt of a transaction (`None` if this node has not executed it).
+    /// A transaction's receipt from CometBFT's transaction index (`tx`): where it is, its
+    /// code and log, and its typed events from the result data
+    /// ([`cascade_core::event::result_data`]). `None` if the index has no such transaction
+    /// (not executed yet, or never). A node with indexing turned off is an error.
     pub fn receipt(&self, hash: &Hash32) -> Result<Option<TxReceipt>, RpcError> {
-        match self.query(&Query::Receipt(*hash))? {
-            Answer::Receipt(r) => Ok(r),
-            other => Err(RpcError::Malformed {
-                method: "abci_query receipt".into(),
-                reason: format!("unexpected answer {other:?}"),
-            }),
+        let f = Fields { method: "tx" };
+        let hash_b64 = base64::engine::general_purpose::STANDARD.encode(hash.0);
+        let r = match self.call("tx", json!({"hash": hash_b64, "prove": false})) {
+            Ok(r) => r,
+            Err(RpcError::Server { message, data, .. })
+                if format!("{message} {data}").contains("not found") =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let found = f.str(&r, &["hash"])?;
+        if !found.eq_ignore_ascii_case(&hash.to_hex()) {
+            return Err(f.bad(format!("asked for transaction {hash}, got {found}")));
         }
+        let code = f.code(&r, &["tx_result", "code"])?;
+        let data = f.b64(&r, &["tx_result", "data"])?;
+        let events = if code == 0 {
+            cascade_core::event::from_result_data(&data)
+                .map_err(|e| f.bad(format!("tx_result.data is not events: {e}")))?
+        } else {
+            Vec::new()
+        };
+        Ok(Some(TxReceipt {
+            hash: *hash,
+            height: f.u64(&r, &["height"])?,
+            index: u32::try_from(f.u64(&r, &["index"])?)
+                .map_err(|_| f.bad("index does not fit in u32"))?,
+            code,
+            log: f.str_or_empty(&r, &["tx_result", "log"]).to_string(),
+            events,
+        }))
     }
 
     /// `validators` at `height` (`None` = latest), all pages.

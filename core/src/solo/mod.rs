@@ -929,9 +929,47 @@ impl SoloNode {
         })
     }
 
-    /// A transaction's receipt from the node's index (not proven: confirm with state).
+    /// A transaction's receipt, as a network's `/tx` gives it: the block store's index says
+    /// where the transaction is, and that block's stored result carries its events
+    /// ([`crate::event::result_data`]). Not proven: a wallet checks the block against its
+    /// verified headers. `None` for a transaction no stored block holds.
     pub fn receipt(&self, hash: &Hash32) -> Result<Option<TxReceipt>, SoloError> {
-        Ok(self.app.ledger().receipt(hash)?)
+        let Some(at) = self.blocks.tx(hash)? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| SoloError::Corrupt {
+            height: at.height,
+            reason,
+        };
+        let results = self.blocks.results(at.height)?.ok_or_else(|| {
+            corrupt(format!(
+                "transaction {hash} is indexed but the block has no results"
+            ))
+        })?;
+        let result = results.tx_results.get(at.index as usize).ok_or_else(|| {
+            corrupt(format!(
+                "transaction {hash} is at position {} but the block's results list {} \
+                     (results stored before they were kept per transaction have none)",
+                at.index,
+                results.tx_results.len()
+            ))
+        })?;
+        if result.data == hash.0 {
+            // Blocks produced before ADR 0012 kept the transaction hash as result data.
+            return Err(corrupt(format!(
+                "transaction {hash} ran before results kept events: its events are not stored"
+            )));
+        }
+        let events = crate::event::from_result_data(&result.data)
+            .map_err(|e| corrupt(format!("the result of transaction {hash}: {e}")))?;
+        Ok(Some(TxReceipt {
+            hash: *hash,
+            height: at.height,
+            index: at.index,
+            code: at.code,
+            log: at.log,
+            events,
+        }))
     }
 
     /// Which stored block holds the transaction with this hash, from the block store's own

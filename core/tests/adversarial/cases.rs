@@ -1453,7 +1453,6 @@ impl World {
                 Query::Document(i.doc_a),
                 Query::Validator(validator_key("validator-0")),
                 Query::Consortium,
-                Query::Receipt(Hash32(crypto::sha256(&self.replay))),
                 Query::History(i.a_change),
                 Query::ObligorRecord(self.addr("core")),
                 Query::ObligorRecord(self.addr("stranger")),
