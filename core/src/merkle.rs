@@ -37,9 +37,6 @@ pub enum TreeError {
     /// The tree is empty: there is no leaf to prove an absence against.
     #[error("the state tree is empty")]
     Empty,
-    /// The value the caller supplied for a leaf is not the one the tree commits to.
-    #[error("the stored value of a key does not match the state tree")]
-    ValueMismatch,
 }
 
 /// SHA-256 of `bytes`: a key's position, or a value's hash.
@@ -68,30 +65,38 @@ fn bit(key_hash: &Digest32, depth: usize) -> bool {
     (key_hash[depth / 8] >> (7 - depth % 8)) & 1 == 1
 }
 
-/// A leaf: one key of the state. The key itself is kept because absence proofs carry the
-/// neighbouring keys; the value is not (the store has it), only the leaf's hash, which
-/// commits to it. Memory is what limits this tree (ADR 0010), so a leaf holds no more.
+/// A leaf: one key of the state and its value. The tree is where the state lives between
+/// checkpoints (ADR 0012), so a snapshot of the state is a pointer copy of the tree, and
+/// reading a value is a walk down it. The key itself is kept because absence proofs carry
+/// the neighbouring keys.
 #[derive(Debug)]
 pub struct Leaf {
     key_hash: Digest32,
     hash: Digest32,
     key: Box<[u8]>,
+    value: Box<[u8]>,
 }
 
 impl Leaf {
-    /// A leaf for `key` holding a value whose SHA-256 is `value_hash`.
-    pub fn new(key: &[u8], value_hash: Digest32) -> Leaf {
+    /// A leaf for `key` holding `value`.
+    pub fn new(key: &[u8], value: Vec<u8>) -> Leaf {
         let key_hash = hash(key);
         Leaf {
             key_hash,
-            hash: leaf_hash(&key_hash, &value_hash),
+            hash: leaf_hash(&key_hash, &hash(&value)),
             key: key.into(),
+            value: value.into_boxed_slice(),
         }
     }
 
     /// The key.
     pub fn key(&self) -> &[u8] {
         &self.key
+    }
+
+    /// The value.
+    pub fn value(&self) -> &[u8] {
+        &self.value
     }
 }
 
@@ -239,6 +244,47 @@ impl Tree {
         self.root.is_none()
     }
 
+    /// The value of `key`, if the tree holds it.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.leaf(&hash(key)).map(Leaf::value)
+    }
+
+    /// The leaf at `key_hash`, if the tree holds one there.
+    fn leaf(&self, key_hash: &Digest32) -> Option<&Leaf> {
+        let mut node = &self.root;
+        let mut depth = 0;
+        loop {
+            match node.as_deref()? {
+                Node::Leaf(l) => return (l.key_hash == *key_hash).then_some(l),
+                Node::Inner { left, right, .. } => {
+                    node = if bit(key_hash, depth) { right } else { left };
+                    depth += 1;
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with every leaf, in key-hash order. Stops at, and returns, the first error.
+    pub fn for_each_leaf<'t, E>(
+        &'t self,
+        mut f: impl FnMut(&'t Leaf) -> Result<(), E>,
+    ) -> Result<(), E> {
+        fn walk<'t, E>(
+            link: &'t Link,
+            f: &mut impl FnMut(&'t Leaf) -> Result<(), E>,
+        ) -> Result<(), E> {
+            match link.as_deref() {
+                None => Ok(()),
+                Some(Node::Leaf(l)) => f(l),
+                Some(Node::Inner { left, right, .. }) => {
+                    walk(left, f)?;
+                    walk(right, f)
+                }
+            }
+        }
+        walk(&self.root, &mut f)
+    }
+
     /// A new version with `changes` applied; `self` is unchanged. When one key has several
     /// changes, the last one counts.
     pub fn with(&self, changes: Vec<Change>) -> Tree {
@@ -341,44 +387,35 @@ impl Tree {
     }
 
     /// An ICS-23 proof of `key`'s value or absence, in jmt's format (verify with
-    /// `jmt::ics23_spec()`). `value_of` supplies the stored value of a present key (the
-    /// key's own, or its neighbours' for an absence proof); it must be the value the tree
-    /// commits to, or the proof is refused with [`TreeError::ValueMismatch`].
-    pub fn prove<E: From<TreeError>>(
+    /// `jmt::ics23_spec()`), with the value if present.
+    pub fn prove(
         &self,
         key: &[u8],
-        mut value_of: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, E>,
-    ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), E> {
+    ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), TreeError> {
         use ics23::commitment_proof::Proof;
         let key_hash = hash(key);
-        let mut exist = |leaf: &Leaf| -> Result<ics23::ExistenceProof, E> {
-            let value = value_of(&leaf.key)?.ok_or(TreeError::ValueMismatch)?;
-            if leaf_hash(&leaf.key_hash, &hash(&value)) != leaf.hash {
-                return Err(TreeError::ValueMismatch.into());
-            }
+        let exist = |leaf: &Leaf| {
             let (siblings, _) = self.path(&leaf.key_hash);
-            Ok(existence_proof(leaf, value, &siblings))
+            existence_proof(leaf, &siblings)
         };
         if let (_, Some(l)) = self.path(&key_hash) {
             if l.key_hash == key_hash {
-                let proof = exist(l)?;
-                let value = proof.value.clone();
                 return Ok((
-                    Some(value),
+                    Some(l.value.to_vec()),
                     ics23::CommitmentProof {
-                        proof: Some(Proof::Exist(proof)),
+                        proof: Some(Proof::Exist(exist(l))),
                     },
                 ));
             }
         }
         let (left, right) = self.neighbours(&key_hash);
         if left.is_none() && right.is_none() {
-            return Err(TreeError::Empty.into());
+            return Err(TreeError::Empty);
         }
         let proof = ics23::NonExistenceProof {
             key: key.to_vec(),
-            left: left.map(&mut exist).transpose()?,
-            right: right.map(&mut exist).transpose()?,
+            left: left.map(exist),
+            right: right.map(exist),
         };
         Ok((
             None,
@@ -389,8 +426,8 @@ impl Tree {
     }
 }
 
-/// The ICS-23 existence proof of `leaf` (holding `value`) under `siblings` (root first).
-fn existence_proof(leaf: &Leaf, value: Vec<u8>, siblings: &[Digest32]) -> ics23::ExistenceProof {
+/// The ICS-23 existence proof of `leaf` under `siblings` (root first).
+fn existence_proof(leaf: &Leaf, siblings: &[Digest32]) -> ics23::ExistenceProof {
     let path = siblings
         .iter()
         .enumerate()
@@ -411,7 +448,7 @@ fn existence_proof(leaf: &Leaf, value: Vec<u8>, siblings: &[Digest32]) -> ics23:
         .collect();
     ics23::ExistenceProof {
         key: leaf.key.to_vec(),
-        value,
+        value: leaf.value.to_vec(),
         leaf: Some(ics23::LeafOp {
             hash: ics23::HashOp::Sha256.into(),
             prehash_key: ics23::HashOp::Sha256.into(),
@@ -499,7 +536,7 @@ pub(crate) mod tests {
         batch
             .iter()
             .map(|(k, v)| match v {
-                Some(v) => Change::Put(Leaf::new(k, hash(v))),
+                Some(v) => Change::Put(Leaf::new(k, v.clone())),
                 None => Change::Delete(hash(k)),
             })
             .collect()
@@ -581,7 +618,8 @@ pub(crate) mod tests {
                 let root = tree.root_hash();
                 for i in 0..60u8 {
                     let k = key(i);
-                    let ours = tree.prove::<TreeError>(&k, |k| Ok(state.get(k).cloned()));
+                    let ours = tree.prove(&k);
+                    prop_assert_eq!(tree.get(&k), state.get(&k).map(Vec::as_slice));
                     let theirs = reader.get_with_ics23_proof(k.clone(), version as Version);
                     match (ours, theirs) {
                         (Ok((value, proof)), Ok((jvalue, jproof))) => {
@@ -613,7 +651,7 @@ pub(crate) mod tests {
                     };
                 }
             }
-            let mut leaves: Vec<Leaf> = state.iter().map(|(k, v)| Leaf::new(k, hash(v))).collect();
+            let mut leaves: Vec<Leaf> = state.iter().map(|(k, v)| Leaf::new(k, v.clone())).collect();
             leaves.reverse();
             prop_assert_eq!(Tree::from_leaves(leaves).root_hash(), stepwise.root_hash());
         }
@@ -624,29 +662,8 @@ pub(crate) mod tests {
         let tree = Tree::default();
         assert_eq!(tree.root_hash(), PLACEHOLDER);
         assert!(tree.is_empty());
-        let proof = tree.prove::<TreeError>(b"a", |_| Ok(None));
+        let proof = tree.prove(b"a");
+        assert_eq!(tree.get(b"a"), None);
         assert_eq!(proof.err(), Some(TreeError::Empty));
-    }
-
-    #[test]
-    fn a_value_that_is_not_the_committed_one_is_refused() {
-        let tree = Tree::default().with(vec![
-            Change::Put(Leaf::new(b"a", hash(b"1"))),
-            Change::Put(Leaf::new(b"b", hash(b"2"))),
-        ]);
-        let wrong = |k: &[u8]| Ok::<_, TreeError>(Some([k, b"?"].concat()));
-        assert_eq!(
-            tree.prove(b"a", wrong).err(),
-            Some(TreeError::ValueMismatch)
-        );
-        assert_eq!(
-            tree.prove(b"c", wrong).err(),
-            Some(TreeError::ValueMismatch)
-        );
-        let missing = |_: &[u8]| Ok::<_, TreeError>(None);
-        assert_eq!(
-            tree.prove(b"a", missing).err(),
-            Some(TreeError::ValueMismatch)
-        );
     }
 }

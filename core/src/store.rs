@@ -1,38 +1,64 @@
-//! Persistent storage: the state and the non-authenticated indexes in redb, and the state
-//! tree (the app hash) in memory.
+//! Persistent storage: the state in memory (in the state tree) behind a log of blocks and
+//! periodic checkpoints in redb, and the non-authenticated indexes in redb.
 //!
-//! Invariant: everything one block changes (state values, indexes, the committed height
-//! and app hash) is written in **one** redb write transaction, so a process killed at any
-//! point reopens at the last committed block, never between two.
+//! Invariant: everything one block changes (its log record, its index entries, the committed
+//! height and app hash, and a checkpoint when one is due) is written in **one** redb write
+//! transaction, so a process killed at any point reopens at the last committed block, never
+//! between two.
 //!
-//! The state tree ([`crate::merkle`]) is not stored: it is a function of the state, so
-//! opening a file rebuilds it from the `state` table and checks its root against the
-//! stored app hash (ADR 0010). A file whose state does not give its app hash is refused as
-//! corrupt. The same goes for the *derived* indexes ([`Derived`]: entries that follow from
-//! one state record each, such as "account A holds piece P"): they are kept in memory,
-//! rebuilt from the state on open, and never written to the file.
+//! Why a log and not a table of the state (ADR 0012): the state tree ([`crate::merkle`])
+//! holds every key with its value in memory, so reads never need the file. What the file
+//! needs is durability at every block and a quick reopen. A block's state changes are
+//! therefore appended as one record (one redb value, at the right edge of its table)
+//! instead of one B-tree insert per key; inserting into a B-tree of the whole state cost
+//! most of issue 2's budget. Every so often the whole state is written as a checkpoint, and
+//! the records it covers are removed, so the file stays about twice the state's size and
+//! reopening replays a bounded log.
+//!
+//! When a checkpoint is due: once the log records since the last checkpoint are at least as
+//! large as that checkpoint. Writing checkpoints then costs at most as many bytes as the log
+//! itself (a constant factor on every block's write, whatever the state's size), and
+//! reopening replays at most a state's worth of log.
+//!
+//! Opening a file loads the checkpoint, replays the records after it (each record's app
+//! hash is checked against the rebuilt tree) and checks the result against the committed
+//! app hash; a file whose records do not give their app hashes is refused as corrupt. The
+//! *derived* indexes ([`Derived`]: entries that follow from one state record each, such as
+//! "account A holds piece P") are kept in memory too, rebuilt from the state on open, and
+//! never written to the file.
 //!
 //! Layout:
-//! - `state`: state key → value, as of the last committed block. Proofs are served at that
-//!   block only (a node answers queries at its latest height).
+//! - `checkpoint`: chunk number → a run of (key, value) records: the whole state at the
+//!   checkpoint's height (`meta` "checkpoint").
+//! - `log`: height → that block's state changes and app hash, for every block after the
+//!   checkpoint.
 //! - `index`: raw key → value, for lookups the app hash does not cover and the state does
-//!   not imply (audit history, receipts). Derived index entries live in memory only.
-//! - `meta`: committed height, app hash and the file's record layout ([`FORMAT`]).
+//!   not imply (audit history). Derived index entries live in memory only.
+//! - `meta`: committed height, app hash, checkpoint height and the file's record layout
+//!   ([`FORMAT`]).
 
+use crate::codec;
 use crate::crypto::{hex, Hash32};
 use crate::merkle::{self, Change, Leaf, Tree, TreeError};
-use redb::{Database, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition};
+use borsh::{BorshDeserialize, BorshSerialize};
+use redb::{Database, ReadOnlyTable, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const CHECKPOINT: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoint");
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("index");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const META_HEIGHT: &str = "height";
 const META_APP_HASH: &str = "app_hash";
 const META_FORMAT: &str = "format";
+const META_CHECKPOINT: &str = "checkpoint";
+
+/// A checkpoint is written in chunks of about this many bytes (one redb value each), so
+/// neither writing nor reading one needs the whole state in one buffer.
+const CHECKPOINT_CHUNK_BYTES: usize = 1 << 20;
 
 /// The layout of the records this build writes and reads, stamped into every ledger file.
 ///
@@ -50,7 +76,8 @@ const META_FORMAT: &str = "format";
 /// - 5: the latest state in `state` replaces the versioned values, tree nodes and key
 ///   preimages; the tree and the derived indexes live in memory and are rebuilt on open;
 ///   audit history keys lead with the piece's creation height (ADR 0010).
-pub const FORMAT: u32 = 5;
+/// - 6: a block log and checkpoints replace the `state` table; no receipts (ADR 0012).
+pub const FORMAT: u32 = 6;
 
 /// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
 /// node's `ledger_cache_mib`; `cascade-bench` replays on disk with it too).
@@ -58,9 +85,9 @@ pub const FORMAT: u32 = 5;
 /// redb's own default is 1 GiB, and its cache keeps every page read or written until it is
 /// full, so a validator's memory grew with its ledger file: in a 6-minute soak at 150 tx/s
 /// each application went from 24 to 222 MiB with a 257 MiB file (`docs/reliability.md`,
-/// Memory). 64 MiB holds the upper levels of the state tree and the indexes a block touches;
-/// the soak held its rate with it, and the application's memory levels off near 64 MiB
-/// above its base.
+/// Memory). 64 MiB holds the pages of the indexes a block touches; the soak held its rate
+/// with it, and the application's memory levels off near 64 MiB above its base (plus the
+/// state itself, which lives in memory: ADR 0012).
 pub const NODE_CACHE_MIB: u64 = 64;
 
 /// Version of the state: the block height it was committed at.
@@ -163,15 +190,33 @@ pub struct ChangeSet {
     pub index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
+/// One block's entry in the `log` table: its state changes, and the app hash they give.
+#[derive(BorshSerialize, BorshDeserialize)]
+struct LogRecord {
+    app_hash: [u8; 32],
+    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+/// Where the file's log stands: what decides the next checkpoint.
+#[derive(Clone, Copy, Debug, Default)]
+struct LogSize {
+    /// Bytes of the last checkpoint (0 before the first: the first block writes one).
+    checkpoint: u64,
+    /// Bytes of the log records written since it.
+    since: u64,
+}
+
 /// The ledger's database.
 pub struct Store {
     db: Arc<Database>,
-    /// The tree of the last committed state (empty before the first commit).
+    /// The last committed state: every key and value, and the app hash (empty before the
+    /// first commit).
     tree: Tree,
     derivation: Derived,
     /// The derived index entries of the last committed state. Shared with snapshots; the
     /// store updates it in place when no snapshot holds it, and copies it otherwise.
     derived: Arc<DerivedSet>,
+    log: LogSize,
 }
 
 /// What a commit produced.
@@ -196,8 +241,8 @@ impl Store {
     /// reads, one tenth for writes not yet flushed), so a process's memory grows with its
     /// database file until the file outgrows the cache: with redb's 1 GiB default, for as
     /// long as the file stays under 1 GiB. A smaller cache only costs reads from the file
-    /// (the OS page cache still helps); results never depend on it. (The state tree and the
-    /// derived indexes are in memory whatever the cache; they grow with the state.)
+    /// (the OS page cache still helps); results never depend on it. (The state, its tree
+    /// and the derived indexes are in memory whatever the cache; they grow with the state.)
     pub fn open_with_cache(
         path: &Path,
         cache_bytes: usize,
@@ -243,16 +288,20 @@ impl Store {
                     })
                 }
             }
-            w.open_table(STATE)?;
+            w.open_table(CHECKPOINT)?;
+            w.open_table(LOG)?;
             w.open_table(INDEX)?;
         }
         w.commit()?;
-        let (tree, derived) = load(&db, derivation)?;
+        let (tree, log) = load(&db)?;
+        let mut derived = DerivedSet::new();
+        tree.for_each_leaf(|leaf| derive_into(&mut derived, derivation, leaf.key(), leaf.value()))?;
         Ok(Store {
             db: Arc::new(db),
             tree,
             derivation,
             derived: Arc::new(derived),
+            log,
         })
     }
 
@@ -260,7 +309,6 @@ impl Store {
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let txn = self.db.begin_read()?;
         Ok(Snapshot {
-            state: txn.open_table(STATE)?,
             index: txn.open_table(INDEX)?,
             meta: txn.open_table(META)?,
             tree: self.tree.clone(),
@@ -277,18 +325,20 @@ impl Store {
                 .state
                 .iter()
                 .map(|(k, v)| match v {
-                    Some(v) => Change::Put(Leaf::new(k, merkle::hash(v))),
+                    Some(v) => Change::Put(Leaf::new(k, v.clone())),
                     None => Change::Delete(merkle::hash(k)),
                 })
                 .collect(),
         );
+        let app_hash = Hash32(tree.root_hash());
+        let record = codec::encode(&LogRecord {
+            app_hash: app_hash.0,
+            changes: changes.state.into_iter().collect(),
+        });
         Ok(Prepared {
-            committed: Committed {
-                version,
-                app_hash: Hash32(tree.root_hash()),
-            },
+            committed: Committed { version, app_hash },
             tree,
-            state: changes.state,
+            record,
             index: changes.index,
         })
     }
@@ -304,7 +354,7 @@ impl Store {
         let Prepared {
             committed,
             tree,
-            state: state_changes,
+            record,
             index,
         } = prepared;
         let (derived_changes, index_changes): (Vec<_>, Vec<_>) = index
@@ -316,15 +366,12 @@ impl Store {
         {
             return Err(corrupt("derived index entry", "has a value"));
         }
+        let mut log = LogSize {
+            checkpoint: self.log.checkpoint,
+            since: self.log.since + record.len() as u64,
+        };
         let w = self.db.begin_write()?;
         {
-            let mut state = w.open_table(STATE)?;
-            for (k, v) in &state_changes {
-                match v {
-                    Some(v) => state.insert(k.as_slice(), v.as_slice())?,
-                    None => state.remove(k.as_slice())?,
-                };
-            }
             let mut index = w.open_table(INDEX)?;
             for (k, v) in &index_changes {
                 match v {
@@ -335,9 +382,23 @@ impl Store {
             let mut meta = w.open_table(META)?;
             meta.insert(META_HEIGHT, committed.version.to_be_bytes().as_slice())?;
             meta.insert(META_APP_HASH, committed.app_hash.0.as_slice())?;
+            let mut records = w.open_table(LOG)?;
+            if log.since >= log.checkpoint {
+                // The checkpoint is this block's state: it replaces the log up to here.
+                records.retain(|_, _| false)?;
+                let mut chunks = w.open_table(CHECKPOINT)?;
+                log = LogSize {
+                    checkpoint: write_checkpoint(&mut chunks, &tree)?,
+                    since: 0,
+                };
+                meta.insert(META_CHECKPOINT, committed.version.to_be_bytes().as_slice())?;
+            } else {
+                records.insert(committed.version, record.as_slice())?;
+            }
         }
         w.commit()?;
         self.tree = tree;
+        self.log = log;
         let derived = Arc::make_mut(&mut self.derived);
         for (k, v) in derived_changes {
             match v {
@@ -352,13 +413,10 @@ impl Store {
     /// the ones maintained block by block: [`StoreError::Corrupt`] names the first entry
     /// that differs. Reads the whole state; for tests and operators' checks.
     pub fn check_derived(&self) -> Result<(), StoreError> {
-        let r = self.db.begin_read()?;
-        let state = r.open_table(STATE)?;
         let mut rebuilt = DerivedSet::new();
-        for entry in state.iter()? {
-            let (k, v) = entry?;
-            derive_into(&mut rebuilt, self.derivation, k.value(), v.value())?;
-        }
+        self.tree.for_each_leaf(|leaf| {
+            derive_into(&mut rebuilt, self.derivation, leaf.key(), leaf.value())
+        })?;
         if let Some(k) = rebuilt.symmetric_difference(&self.derived).next() {
             let (what, side) = if rebuilt.contains(k) {
                 ("missing", "the state implies it")
@@ -384,6 +442,35 @@ impl Store {
     }
 }
 
+/// Writes the whole state of `tree` into the (emptied) `checkpoint` table, in chunks of
+/// about [`CHECKPOINT_CHUNK_BYTES`]; returns the bytes written.
+fn write_checkpoint(chunks: &mut redb::Table<u64, &[u8]>, tree: &Tree) -> Result<u64, StoreError> {
+    chunks.retain(|_, _| false)?;
+    let mut pending: Vec<(&[u8], &[u8])> = Vec::new();
+    let (mut pending_bytes, mut number, mut written) = (0usize, 0u64, 0u64);
+    let mut flush = |pending: &mut Vec<(&[u8], &[u8])>| -> Result<(), StoreError> {
+        let encoded = codec::encode(pending);
+        chunks.insert(number, encoded.as_slice())?;
+        number += 1;
+        written += encoded.len() as u64;
+        pending.clear();
+        Ok(())
+    };
+    tree.for_each_leaf(|leaf| {
+        pending.push((leaf.key(), leaf.value()));
+        pending_bytes += leaf.key().len() + leaf.value().len();
+        if pending_bytes >= CHECKPOINT_CHUNK_BYTES {
+            pending_bytes = 0;
+            flush(&mut pending)?;
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    if !pending.is_empty() {
+        flush(&mut pending)?;
+    }
+    Ok(written)
+}
+
 /// What [`Store::compact_file`] did to a ledger file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Compacted {
@@ -395,8 +482,8 @@ pub struct Compacted {
 
 impl Store {
     /// Compacts a ledger file in place: redb moves the live pages together and gives the
-    /// free space back to the file system. Every committed version, value, tree node and
-    /// index entry stays as it was (the app hash and every proof are unchanged); only the
+    /// free space back to the file system. The committed state, checkpoint, log and index
+    /// entries stay as they were (the app hash and every proof are unchanged); only the
     /// free and half-empty pages that copy-on-write leaves behind go (see
     /// `docs/reliability.md`, Disk).
     ///
@@ -427,7 +514,8 @@ impl Store {
 pub struct Prepared {
     committed: Committed,
     tree: Tree,
-    state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The block's [`LogRecord`], encoded.
+    record: Vec<u8>,
     index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
@@ -440,7 +528,6 @@ impl Prepared {
 
 /// A read-only view of one committed version of the store.
 pub struct Snapshot {
-    state: ReadOnlyTable<&'static [u8], &'static [u8]>,
     index: ReadOnlyTable<&'static [u8], &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
     tree: Tree,
@@ -456,12 +543,12 @@ impl Snapshot {
 
     /// Committed value of a state key.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.state.get(key)?.map(|v| v.value().to_vec()))
+        Ok(self.tree.get(key).map(<[u8]>::to_vec))
     }
 
-    /// Number of state keys.
+    /// Number of state keys (walks the state; for diagnostics).
     pub fn state_len(&self) -> Result<u64, StoreError> {
-        Ok(self.state.len()?)
+        Ok(self.tree.len() as u64)
     }
 
     /// An index entry.
@@ -471,7 +558,6 @@ impl Snapshot {
         }
         Ok(self.index.get(key)?.map(|v| v.value().to_vec()))
     }
-
     /// Lets go of this snapshot's share of the derived indexes, so that the store can update
     /// them in place at the next write. The snapshot then answers derived lookups as empty:
     /// call this only on a snapshot about to be replaced.
@@ -524,7 +610,7 @@ impl Snapshot {
         &self,
         key: &[u8],
     ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
-        self.tree.prove(key, |k| self.get(k))
+        Ok(self.tree.prove(key)?)
     }
 }
 
@@ -543,33 +629,83 @@ fn derive_into(
     Ok(())
 }
 
-/// The tree and the derived index entries of a file's committed state, in one pass over it;
-/// the tree's root is checked against the stored app hash.
-fn load(db: &Database, derivation: Derived) -> Result<(Tree, DerivedSet), StoreError> {
+/// The committed state of a file: its checkpoint with the log after it replayed, each log
+/// record checked against the app hash it recorded, and the result against the committed
+/// app hash.
+fn load(db: &Database) -> Result<(Tree, LogSize), StoreError> {
     let r = db.begin_read()?;
-    let state = r.open_table(STATE)?;
-    let mut leaves = Vec::with_capacity(usize::try_from(state.len()?).unwrap_or(0));
-    let mut derived = DerivedSet::new();
-    for entry in state.iter()? {
-        let (k, v) = entry?;
-        leaves.push(Leaf::new(k.value(), merkle::hash(v.value())));
-        derive_into(&mut derived, derivation, k.value(), v.value())?;
+    let meta = r.open_table(META)?;
+    let Some(committed) = committed_in(&meta)? else {
+        return Ok((Tree::default(), LogSize::default()));
+    };
+    let checkpoint = match meta.get(META_CHECKPOINT)? {
+        Some(v) => u64::from_be_bytes(
+            v.value()
+                .try_into()
+                .map_err(|_| corrupt("meta checkpoint", "length"))?,
+        ),
+        None => return Err(corrupt("meta checkpoint", "missing")),
+    };
+    let mut size = LogSize::default();
+    let mut leaves = Vec::new();
+    for entry in r.open_table(CHECKPOINT)?.iter()? {
+        let (number, chunk) = entry?;
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = codec::decode_stored(chunk.value()).map_err(|e| {
+            corrupt(
+                &format!("checkpoint chunk {}", number.value()),
+                &e.to_string(),
+            )
+        })?;
+        size.checkpoint += chunk.value().len() as u64;
+        leaves.extend(pairs.into_iter().map(|(k, v)| Leaf::new(&k, v)));
     }
-    let tree = Tree::from_leaves(leaves);
-    if let Some(committed) = committed_in(&r.open_table(META)?)? {
-        if tree.root_hash() != committed.app_hash.0 {
+    let mut tree = Tree::from_leaves(leaves);
+    let mut height = checkpoint;
+    for entry in r.open_table(LOG)?.iter()? {
+        let (at, bytes) = entry?;
+        let at = at.value();
+        let what = format!("log record of block {at}");
+        if at != height + 1 {
+            return Err(corrupt(&what, &format!("follows block {height}")));
+        }
+        let record: LogRecord =
+            codec::decode_stored(bytes.value()).map_err(|e| corrupt(&what, &e.to_string()))?;
+        size.since += bytes.value().len() as u64;
+        tree = tree.with(
+            record
+                .changes
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Some(v) => Change::Put(Leaf::new(&k, v)),
+                    None => Change::Delete(merkle::hash(&k)),
+                })
+                .collect(),
+        );
+        if tree.root_hash() != record.app_hash {
             return Err(corrupt(
-                "state",
+                &what,
                 &format!(
-                    "the state gives app hash {} but block {} committed {}",
+                    "the state gives app hash {} but block {at} committed {}",
                     Hash32(tree.root_hash()),
-                    committed.version,
-                    committed.app_hash
+                    Hash32(record.app_hash)
                 ),
             ));
         }
+        height = at;
     }
-    Ok((tree, derived))
+    if height != committed.version || tree.root_hash() != committed.app_hash.0 {
+        return Err(corrupt(
+            "state",
+            &format!(
+                "the checkpoint and log give block {height} with app hash {} but block {} \
+                 committed {}",
+                Hash32(tree.root_hash()),
+                committed.version,
+                committed.app_hash
+            ),
+        ));
+    }
+    Ok((tree, size))
 }
 
 /// The committed (height, app hash) a `meta` table records, or `None` for an empty store.
@@ -623,6 +759,7 @@ fn corrupt(what: &str, reason: &str) -> StoreError {
 mod tests {
     use super::*;
     use crate::merkle::tests::verifies;
+    use redb::ReadableTableMetadata;
 
     fn set(pairs: &[(&str, Option<&str>)]) -> ChangeSet {
         let mut c = ChangeSet::default();
@@ -869,20 +1006,160 @@ mod tests {
             assert_eq!(snap.committed().unwrap(), Some(committed));
             assert_eq!(snap.prove(b"b").unwrap(), proof);
         }
+        // A value changed behind the ledger's back, in the checkpoint.
         let db = Database::open(&path).unwrap();
         let w = db.begin_write().unwrap();
-        w.open_table(STATE)
-            .unwrap()
-            .insert(b"c".as_slice(), b"4".as_slice())
-            .unwrap();
+        {
+            let mut chunks = w.open_table(CHECKPOINT).unwrap();
+            let chunk = chunks.get(0).unwrap().unwrap().value().to_vec();
+            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = codec::decode_stored(&chunk).unwrap();
+            pairs[0].1 = b"4".to_vec();
+            chunks.insert(0, codec::encode(&pairs).as_slice()).unwrap();
+        }
         w.commit().unwrap();
         drop(db);
         match Store::open(&path, Derived::NONE) {
-            Err(StoreError::Corrupt { what, reason }) => {
-                assert_eq!(what, "state");
-                assert!(reason.contains("block 1"), "{reason}");
+            Err(StoreError::Corrupt { reason, .. }) => {
+                assert!(reason.contains("block 1 committed"), "{reason}");
             }
             other => panic!("a tampered state opened: {:?}", other.err()),
+        }
+    }
+
+    /// The rows of a file's `log` and `checkpoint` tables, and its checkpoint height.
+    fn layout(db: &Database) -> (Vec<u64>, usize, u64) {
+        let r = db.begin_read().unwrap();
+        let log: Vec<u64> = r
+            .open_table(LOG)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|e| e.unwrap().0.value())
+            .collect();
+        let chunks = r.open_table(CHECKPOINT).unwrap().iter().unwrap().count();
+        let meta = r.open_table(META).unwrap();
+        let at = meta.get(META_CHECKPOINT).unwrap().unwrap().value().to_vec();
+        (log, chunks, u64::from_be_bytes(at.try_into().unwrap()))
+    }
+
+    /// Blocks go to the log until it is as large as the last checkpoint; then the block's
+    /// state is written as the next checkpoint and the log it covers is removed. Reopening
+    /// at any height (after a checkpoint, or with log records after one) gives the same
+    /// state and app hash as the store that wrote it.
+    #[test]
+    fn the_log_grows_to_the_checkpoints_size_and_reopening_replays_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let mut store = Store::open(&path, Derived::NONE).unwrap();
+        let (mut checkpoints, mut most_log) = (Vec::new(), 0);
+        let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for v in 0..40u64 {
+            let mut c = ChangeSet::default();
+            // A state that grows, some values rewritten, some keys deleted.
+            for i in 0..(v % 7 + 1) {
+                let k = format!("key-{}", (v * 5 + i * 3) % 61).into_bytes();
+                let value = ((v + i) % 9 != 0).then(|| vec![v as u8; 20 + i as usize]);
+                c.state.insert(k, value);
+            }
+            for (k, value) in &c.state {
+                match value {
+                    Some(x) => state.insert(k.clone(), x.clone()),
+                    None => state.remove(k),
+                };
+            }
+            let committed = store.commit(v, c).unwrap();
+            let (log, chunks, at) = layout(&store.db);
+            // A small state fits in one chunk; an empty one has none.
+            assert_eq!(chunks, usize::from(!state.is_empty()), "block {v}");
+            assert_eq!(log, (at + 1..=v).collect::<Vec<_>>(), "block {v}");
+            if at == v {
+                checkpoints.push(v);
+            }
+            most_log = most_log.max(log.len());
+            if v % 3 == 0 {
+                drop(store);
+                store = Store::open(&path, Derived::NONE).unwrap();
+            }
+            let snap = store.snapshot().unwrap();
+            assert_eq!(snap.committed().unwrap(), Some(committed));
+            for (k, value) in &state {
+                assert_eq!(snap.get(k).unwrap().as_ref(), Some(value), "block {v}");
+            }
+            assert_eq!(snap.state_len().unwrap(), state.len() as u64);
+        }
+        assert_eq!(
+            checkpoints[0], 0,
+            "the first block writes the first checkpoint"
+        );
+        assert!(checkpoints.len() >= 3, "checkpoints at {checkpoints:?}");
+        assert!(most_log >= 2, "at most {most_log} log records at a time");
+    }
+
+    /// A log that does not give its recorded app hashes, or has a gap, is refused on open.
+    #[test]
+    fn a_log_record_that_does_not_give_its_app_hash_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        {
+            let mut s = Store::open(&path, Derived::NONE).unwrap();
+            // A big first state, so the blocks after it stay in the log.
+            let big: Vec<(String, Option<String>)> = (0..50)
+                .map(|i| (format!("k{i}"), Some("v".repeat(50))))
+                .collect();
+            let pairs: Vec<(&str, Option<&str>)> = big
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref()))
+                .collect();
+            s.commit(0, set(&pairs)).unwrap();
+            s.commit(1, set(&[("a", Some("1"))])).unwrap();
+            s.commit(2, set(&[("b", Some("2"))])).unwrap();
+            s.commit(3, set(&[("c", Some("3"))])).unwrap();
+        }
+        assert_eq!(layout(&Database::open(&path).unwrap()).0, [1, 2, 3]);
+        type LogTable<'t> = redb::Table<'t, u64, &'static [u8]>;
+        let edit = |f: &dyn Fn(&mut LogTable)| {
+            let db = Database::open(&path).unwrap();
+            let w = db.begin_write().unwrap();
+            f(&mut w.open_table(LOG).unwrap());
+            w.commit().unwrap();
+        };
+        let record = |table: &LogTable, at: u64| -> LogRecord {
+            codec::decode_stored(table.get(at).unwrap().unwrap().value()).unwrap()
+        };
+        // Block 2's change altered: its recorded app hash no longer follows.
+        edit(&|t| {
+            let mut r = record(t, 2);
+            r.changes[0].1 = Some(b"9".to_vec());
+            t.insert(2, codec::encode(&r).as_slice()).unwrap();
+        });
+        match Store::open(&path, Derived::NONE) {
+            Err(StoreError::Corrupt { what, reason }) => {
+                assert_eq!(what, "log record of block 2");
+                assert!(reason.contains("block 2 committed"), "{reason}");
+            }
+            other => panic!("a tampered log opened: {:?}", other.err()),
+        }
+        // Block 2's record missing: block 3's does not follow block 1.
+        edit(&|t| {
+            t.remove(2).unwrap();
+        });
+        match Store::open(&path, Derived::NONE) {
+            Err(StoreError::Corrupt { what, reason }) => {
+                assert_eq!(what, "log record of block 3");
+                assert_eq!(reason, "follows block 1");
+            }
+            other => panic!("a log with a gap opened: {:?}", other.err()),
+        }
+        // The last record missing: the log ends before the committed block.
+        edit(&|t| {
+            t.remove(3).unwrap();
+        });
+        match Store::open(&path, Derived::NONE) {
+            Err(StoreError::Corrupt { what, reason }) => {
+                assert_eq!(what, "state");
+                assert!(reason.contains("give block 1"), "{reason}");
+            }
+            other => panic!("a short log opened: {:?}", other.err()),
         }
     }
 
