@@ -264,20 +264,37 @@ pub fn generate_with(txs: usize, block: usize, options: GenerateOptions) -> Work
 /// signatures parsed beforehand, so only the verification is timed): the baseline every
 /// ledger rate is compared with. Panics if a sample does not verify.
 pub fn k256_verify_rate(samples: &[Vec<u8>]) -> f64 {
-    let prepared: Vec<_> = samples
-        .iter()
+    let prepared = baseline_samples(samples);
+    prepared.len() as f64 / time_baseline(&prepared)
+}
+
+/// A signature of the baseline, parsed beforehand: key, signed digest, signature.
+type BaselineSample = (
+    k256::ecdsa::VerifyingKey,
+    [u8; 32],
+    crate::crypto::SignatureBytes,
+);
+
+/// The signatures of `txs`, parsed for [`time_baseline`] (transactions that do not decode
+/// are left out).
+fn baseline_samples(txs: &[Vec<u8>]) -> Vec<BaselineSample> {
+    txs.iter()
         .filter_map(|b| DecodedTx::decode(b, usize::MAX).ok())
         .filter_map(|d| {
             let key = d.signed.tx.signer.verifying_key().ok()?;
             Some((key, d.signed.tx.sign_digest(), d.signed.signature))
         })
-        .collect();
+        .collect()
+}
+
+/// Seconds to verify every sample with bare k256. Panics if one does not verify.
+fn time_baseline(samples: &[BaselineSample]) -> f64 {
     let start = Instant::now();
-    for (key, digest, sig) in &prepared {
+    for (key, digest, sig) in samples {
         verify_prehash(key, digest, sig)
             .unwrap_or_else(|e| panic!("a benchmark signature does not verify: {e}"));
     }
-    prepared.len() as f64 / start.elapsed().as_secs_f64()
+    start.elapsed().as_secs_f64()
 }
 
 /// Timings of [`replay`].
@@ -306,6 +323,12 @@ pub struct ReplayTimes {
     pub reopen_secs: f64,
     /// For a replay into a file: its size afterwards, in bytes (0 in memory).
     pub file_bytes: u64,
+    /// Bare k256 verification of the same blocks' signatures (seconds), each block's timed
+    /// just before the block is replayed: the baseline, measured in step with the ledger,
+    /// so a drift in the machine's speed moves both alike.
+    pub baseline_secs: f64,
+    /// Signatures in `baseline_secs`.
+    pub baseline_count: usize,
 }
 
 impl ReplayTimes {
@@ -317,6 +340,11 @@ impl ReplayTimes {
     /// End-to-end single-threaded rate (execution and commit), transactions per second.
     pub fn end_to_end_rate(&self) -> f64 {
         self.count as f64 / (self.apply_secs + self.commit_secs)
+    }
+
+    /// Bare k256 verifications per second, interleaved with the replay block by block.
+    pub fn baseline_rate(&self) -> f64 {
+        self.baseline_count as f64 / self.baseline_secs
     }
 }
 
@@ -373,7 +401,11 @@ pub fn replay_in(
         blocks: measured.len(),
         ..ReplayTimes::default()
     };
-    for blk in measured {
+    let baseline: Vec<Vec<BaselineSample>> =
+        measured.iter().map(|blk| baseline_samples(blk)).collect();
+    for (blk, samples) in measured.iter().zip(&baseline) {
+        times.baseline_secs += time_baseline(samples);
+        times.baseline_count += samples.len();
         let t0 = Instant::now();
         fx.begin();
         // Every signature of the block, then every rule, as `App::finalize_block` does: the

@@ -130,29 +130,11 @@ pub const EXPIRY_PREFIX: &[u8] = b"X";
 pub fn expiry_upper(day: Day) -> Vec<u8> {
     key(b"X", &[&day.0.to_be_bytes(), &[0xff; 32]])
 }
-/// Index: audit history of a piece created at `created`, ordered by height and sequence in
-/// block. The creation height leads so that a block's entries, which are mostly about
-/// pieces created in the last few blocks, land together at the end of the table.
-pub fn history(created: u64, p: &Hash32, height: u64, seq: u32) -> Vec<u8> {
-    key(
-        b"A",
-        &[
-            &created.to_be_bytes(),
-            &p.0,
-            &height.to_be_bytes(),
-            &seq.to_be_bytes(),
-        ],
-    )
-}
-/// Prefix of [`history`].
-pub fn history_of(created: u64, p: &Hash32) -> Vec<u8> {
-    key(b"A", &[&created.to_be_bytes(), &p.0])
-}
-
 /// Whether an index key (or key prefix) belongs to an index the state implies: holdings,
 /// offers in and out, lineage, certificates by obligor and the expiry queue. The store
 /// keeps these in memory and rebuilds them from the state ([`crate::store::Derived`]); the
-/// audit history is stored.
+/// ledger stores no other index (the audit history is kept per block:
+/// [`crate::exec::HistoryRecord`]).
 pub fn is_derived(k: &[u8]) -> bool {
     matches!(k.first(), Some(b'H' | b'I' | b'O' | b'L' | b'R' | b'X'))
 }

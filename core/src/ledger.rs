@@ -10,7 +10,7 @@ use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::error::{LedgerError, TxError};
 use crate::event::Event;
-use crate::exec::{self, BlockEnv, Exec, HistoryEntry};
+use crate::exec::{self, BlockEnv, Exec, HistoryEntry, HistoryRecord};
 use crate::keys;
 use crate::money::Currency;
 use crate::overlay::{Layer, ReadCache, View};
@@ -60,7 +60,6 @@ struct BlockMeta {
 struct OpenBlock {
     env: BlockEnv,
     layer: Layer,
-    seq: u32,
     txs: u32,
 }
 
@@ -263,13 +262,12 @@ impl Ledger {
         let mut block = OpenBlock {
             env,
             layer: Layer::default(),
-            seq: 0,
             txs: 0,
         };
         let events = {
             let mut view = View::new(&self.snapshot, &self.reads, &block.layer);
             view.put(keys::BLOCK.to_vec(), &BlockMeta { height, day: today });
-            let mut exec = Exec::for_block(&mut view, &block.env, &mut block.seq);
+            let mut exec = Exec::for_block(&mut view, &block.env);
             exec.expire_offers().map_err(|e| match e {
                 TxError::Store(s) => LedgerError::Store(s),
                 other => LedgerError::Store(StoreError::Corrupt {
@@ -359,7 +357,6 @@ impl Ledger {
                 params,
             },
             layer: Layer::default(),
-            seq: 0,
             txs: 0,
         });
         run_tx(&self.snapshot, &self.reads, mempool, tx).map(|_| ())
@@ -617,21 +614,39 @@ impl Ledger {
             .collect())
     }
 
-    /// Audit history of a piece, oldest first.
+    /// Audit history of a piece, oldest first: read backwards from its last change, one
+    /// block record per block it changed in ([`HistoryRecord`]).
     pub fn history(&self, piece: &Hash32) -> Result<Vec<HistoryEntry>, StoreError> {
         let Some(p) = self.piece(piece)? else {
             return Ok(Vec::new());
         };
-        self.snapshot
-            .index_scan(&keys::history_of(p.created_height, piece), None)?
-            .iter()
-            .map(|(_, v)| {
-                codec::decode_stored(v).map_err(|e| StoreError::Corrupt {
-                    what: "history".into(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
+        let corrupt = |height: u64, reason: &str| StoreError::Corrupt {
+            what: format!("history of piece {piece} in block {height}"),
+            reason: reason.to_string(),
+        };
+        let mut newest_first = Vec::new();
+        let mut at = Some(p.updated_height);
+        while let Some(height) = at {
+            let bytes = self
+                .snapshot
+                .history(height)?
+                .ok_or_else(|| corrupt(height, "the block has no history record"))?;
+            let records: Vec<HistoryRecord> =
+                codec::decode_stored(&bytes).map_err(|e| corrupt(height, &e.to_string()))?;
+            let mine: Vec<HistoryRecord> =
+                records.into_iter().filter(|r| r.piece == *piece).collect();
+            let Some(first) = mine.first() else {
+                return Err(corrupt(height, "no step of the piece"));
+            };
+            // Links point to earlier blocks only, so the walk ends.
+            at = first.prev;
+            if at.is_some_and(|prev| prev >= height) {
+                return Err(corrupt(height, "a link that does not lead back"));
+            }
+            newest_first.extend(mine.into_iter().rev().map(|r| r.entry));
+        }
+        newest_first.reverse();
+        Ok(newest_first)
     }
 }
 
@@ -653,9 +668,8 @@ fn run_tx(
         }));
     }
     let mut view = View::new(snapshot, reads, &block.layer);
-    let mut seq = block.seq;
     let events = {
-        let mut exec = Exec::for_tx(&mut view, &block.env, tx, &mut seq);
+        let mut exec = Exec::for_tx(&mut view, &block.env, tx);
         exec.execute(tx)?;
         std::mem::take(&mut exec.events)
     };
@@ -664,7 +678,6 @@ fn run_tx(
     }
     let layer = view.into_layer();
     block.layer.merge(layer);
-    block.seq = seq;
     Ok(events)
 }
 

@@ -6,6 +6,7 @@
 //! rather than by undo code in every handler). A successful one is merged into the block layer.
 
 use crate::codec;
+use crate::exec::HistoryRecord;
 use crate::store::{ChangeSet, IndexEntries, Snapshot, StoreError};
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::cell::RefCell;
@@ -67,11 +68,13 @@ impl ReadCache {
     }
 }
 
-/// Pending writes, authenticated and index.
+/// Pending writes: authenticated state, index entries, and audit history records.
 #[derive(Debug, Default, Clone)]
 pub struct Layer {
     pub(crate) state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     pub(crate) index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Audit history, in the order the steps ran.
+    pub(crate) history: Vec<HistoryRecord>,
 }
 
 impl Layer {
@@ -79,13 +82,20 @@ impl Layer {
     pub fn merge(&mut self, other: Layer) {
         self.state.extend(other.state);
         self.index.extend(other.index);
+        self.history.extend(other.history);
     }
 
-    /// Converts into the set of changes to commit.
+    /// Converts into the set of changes to commit: the block's audit history becomes one
+    /// record of the block ([`ChangeSet::history`]).
     pub fn into_changes(self) -> ChangeSet {
         ChangeSet {
             state: self.state,
             index: self.index,
+            history: if self.history.is_empty() {
+                Vec::new()
+            } else {
+                codec::encode(&self.history)
+            },
         }
     }
 }
@@ -154,6 +164,11 @@ impl<'a> View<'a> {
             return Ok(v.clone());
         }
         self.snapshot.index_get(key)
+    }
+
+    /// Adds a step to the audit history.
+    pub fn history_push(&mut self, record: HistoryRecord) {
+        self.tx.history.push(record);
     }
 
     /// Index write.

@@ -32,8 +32,10 @@
 //!   checkpoint's height (`meta` "checkpoint").
 //! - `log`: height → that block's state changes and app hash, for every block after the
 //!   checkpoint.
+//! - `history`: height → that block's audit history record (written by the ledger, which
+//!   alone reads it).
 //! - `index`: raw key → value, for lookups the app hash does not cover and the state does
-//!   not imply (audit history). Derived index entries live in memory only.
+//!   not imply (the ledger has none left). Derived index entries live in memory only.
 //! - `meta`: committed height, app hash, checkpoint height and the file's record layout
 //!   ([`FORMAT`]).
 
@@ -48,6 +50,7 @@ use std::sync::Arc;
 
 const CHECKPOINT: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoint");
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
 const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("index");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -77,7 +80,9 @@ const CHECKPOINT_CHUNK_BYTES: usize = 1 << 20;
 ///   preimages; the tree and the derived indexes live in memory and are rebuilt on open;
 ///   audit history keys lead with the piece's creation height (ADR 0010).
 /// - 6: a block log and checkpoints replace the `state` table; no receipts (ADR 0012).
-pub const FORMAT: u32 = 6;
+/// - 7: the audit history is one record per block (`history`), linked through pieces'
+///   `updated_height`.
+pub const FORMAT: u32 = 7;
 
 /// The page cache a node gives its ledger database unless configured otherwise, in MiB (the
 /// node's `ledger_cache_mib`; `cascade-bench` replays on disk with it too).
@@ -188,6 +193,9 @@ pub struct ChangeSet {
     pub state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Index entries: key → new value (`None` deletes).
     pub index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The block's audit history record, kept under its height (empty: none). The store
+    /// does not read it; the ledger encodes and decodes it.
+    pub history: Vec<u8>,
 }
 
 /// One block's entry in the `log` table: its state changes, and the app hash they give.
@@ -290,6 +298,7 @@ impl Store {
             }
             w.open_table(CHECKPOINT)?;
             w.open_table(LOG)?;
+            w.open_table(HISTORY)?;
             w.open_table(INDEX)?;
         }
         w.commit()?;
@@ -310,6 +319,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         Ok(Snapshot {
             index: txn.open_table(INDEX)?,
+            history: txn.open_table(HISTORY)?,
             meta: txn.open_table(META)?,
             tree: self.tree.clone(),
             owns: self.derivation.owns,
@@ -340,6 +350,7 @@ impl Store {
             tree,
             record,
             index: changes.index,
+            history: changes.history,
         })
     }
 
@@ -356,6 +367,7 @@ impl Store {
             tree,
             record,
             index,
+            history,
         } = prepared;
         let (derived_changes, index_changes): (Vec<_>, Vec<_>) = index
             .into_iter()
@@ -378,6 +390,10 @@ impl Store {
                     Some(v) => index.insert(k.as_slice(), v.as_slice())?,
                     None => index.remove(k.as_slice())?,
                 };
+            }
+            if !history.is_empty() {
+                w.open_table(HISTORY)?
+                    .insert(committed.version, history.as_slice())?;
             }
             let mut meta = w.open_table(META)?;
             meta.insert(META_HEIGHT, committed.version.to_be_bytes().as_slice())?;
@@ -517,6 +533,7 @@ pub struct Prepared {
     /// The block's [`LogRecord`], encoded.
     record: Vec<u8>,
     index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    history: Vec<u8>,
 }
 
 impl Prepared {
@@ -529,6 +546,7 @@ impl Prepared {
 /// A read-only view of one committed version of the store.
 pub struct Snapshot {
     index: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    history: ReadOnlyTable<u64, &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
     tree: Tree,
     owns: fn(&[u8]) -> bool,
@@ -549,6 +567,12 @@ impl Snapshot {
     /// Number of state keys (walks the state; for diagnostics).
     pub fn state_len(&self) -> Result<u64, StoreError> {
         Ok(self.tree.len() as u64)
+    }
+
+    /// The audit history record of the block at `height` ([`ChangeSet::history`]), if it
+    /// had one.
+    pub fn history(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.history.get(height)?.map(|v| v.value().to_vec()))
     }
 
     /// An index entry.

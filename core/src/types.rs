@@ -395,6 +395,9 @@ pub struct Piece {
     pub frozen: Option<Freeze>,
     /// Height at which it was created.
     pub created_height: u64,
+    /// Height of its last change (creation, acceptance, split, financing, freeze…): where
+    /// its audit history ends ([`crate::exec::HistoryRecord`]).
+    pub updated_height: u64,
     /// Set once financed.
     pub financing: Option<Financing>,
 }

@@ -115,3 +115,101 @@ fn three_tier_lifecycle_settles_every_piece_to_its_holder() {
     assert_eq!(rec.status, RootStatus::Settled);
     assert_eq!(pieces.len() as u32, rec.piece_count);
 }
+
+/// A piece's audit history is read backwards from its last change, one block record per
+/// block: steps in one block (issued and accepted together) and in later blocks come back
+/// oldest first, and the piece records the height of its last change. A block record that
+/// is missing from the file is a typed error, not a shorter history.
+#[test]
+fn history_spans_blocks_and_steps_within_one_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.redb");
+    let mut fx = Fixture::new(
+        cascade_core::testkit::STANDARD_PARTICIPANTS,
+        Params::default(),
+    );
+    let mut ledger = Ledger::open(&path).expect("open");
+    ledger.init_chain(fx.genesis()).expect("genesis");
+    fx.ledger = ledger;
+    let core = fx.addr("core");
+    fx.ok(
+        "bank",
+        TxBody::SetCreditLine {
+            obligor: core,
+            currency: cny(),
+            limit: Amount(1_000_000_00),
+        },
+    );
+
+    let document = fx.anchor("t1", 1_000_00);
+    let (t1, bank) = (fx.addr("t1"), fx.addr("bank"));
+    let issue = fx.sign(
+        "core",
+        TxBody::Issue {
+            to: t1,
+            amount: Amount(1_000_00),
+            currency: cny(),
+            maturity: Day(fx.today().0 + 90),
+            document,
+            credit_grantor: bank,
+        },
+    );
+    let root = cascade_core::testkit::first_piece(&fx.deliver(&issue).expect("issue").events);
+    let accept = fx.sign("t1", TxBody::Accept { piece: root });
+    fx.deliver(&accept).expect("accept in the same block");
+    let issued_at = fx.commit().version;
+    fx.empty_block();
+    let (parts, _) = fx.transfer("t1", root, &[("t2a", 400_00)]);
+    let split_at = fx.ledger.committed().expect("committed").version;
+    fx.ok("t2a", TxBody::Accept { piece: parts[0] });
+
+    let steps: Vec<(u64, String, String)> = fx
+        .ledger
+        .history(&root)
+        .expect("history")
+        .into_iter()
+        .map(|e| (e.height, e.action, e.status))
+        .collect();
+    let step = |h: u64, action: &str, status: &str| (h, action.to_string(), status.to_string());
+    assert_eq!(
+        steps,
+        [
+            step(issued_at, "issue", "pending"),
+            step(issued_at, "accept", "active"),
+            step(split_at, "split", "consumed"),
+        ]
+    );
+    let piece = fx.ledger.piece(&root).expect("read").expect("piece");
+    assert_eq!(
+        (piece.created_height, piece.updated_height),
+        (issued_at, split_at)
+    );
+    let part = fx.ledger.history(&parts[0]).expect("history");
+    assert_eq!(part.len(), 2, "{part:?}");
+    assert_eq!(part[0].height, split_at);
+
+    // The record of the split's block lost: the walk cannot go on, and says where.
+    let end = fx.ledger.committed();
+    drop(std::mem::replace(
+        &mut fx.ledger,
+        Ledger::in_memory().expect("placeholder"),
+    ));
+    {
+        let db = redb::Database::open(&path).expect("raw open");
+        let w = db.begin_write().expect("write");
+        w.open_table(redb::TableDefinition::<u64, &[u8]>::new("history"))
+            .expect("history table")
+            .remove(split_at)
+            .expect("remove");
+        w.commit().expect("commit");
+    }
+    let ledger = Ledger::open(&path).expect("reopen");
+    assert_eq!(ledger.committed(), end);
+    match ledger.history(&root) {
+        Err(cascade_core::store::StoreError::Corrupt { what, reason }) => {
+            assert_eq!(what, format!("history of piece {root} in block {split_at}"));
+            assert_eq!(reason, "the block has no history record");
+        }
+        other => panic!("a history with a lost block record: {other:?}"),
+    }
+}
