@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::exec::{self, BlockEnv, Exec, HistoryEntry, HistoryRecord};
 use crate::keys;
 use crate::money::Currency;
-use crate::overlay::{Layer, ReadCache, View};
+use crate::overlay::{Layer, View};
 use crate::store::{Committed, Prepared, Snapshot, Store, StoreError};
 use crate::tx::{DecodedTx, VerifiedTx};
 use crate::types::*;
@@ -67,9 +67,6 @@ struct OpenBlock {
 pub struct Ledger {
     store: Store,
     snapshot: Snapshot,
-    /// Values read from `snapshot`, shared by the open block and the mempool state; replaced
-    /// together with the snapshot.
-    reads: ReadCache,
     committed: Option<Committed>,
     chain_id: Option<String>,
     params: Params,
@@ -107,7 +104,6 @@ impl Ledger {
         let mut ledger = Ledger {
             store,
             snapshot,
-            reads: ReadCache::default(),
             committed,
             chain_id: None,
             params: Params::default(),
@@ -124,8 +120,8 @@ impl Ledger {
     }
 
     fn read<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.snapshot.get(key)? {
-            Some(b) => codec::decode_stored(&b)
+        match self.snapshot.get_ref(key) {
+            Some(b) => codec::decode_stored(b)
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt {
                     what: String::from_utf8_lossy(key).into_owned(),
@@ -171,7 +167,7 @@ impl Ledger {
         }
         let mut layer = Layer::default();
         {
-            let mut view = View::new(&self.snapshot, &self.reads, &layer);
+            let mut view = View::new(&self.snapshot, &layer);
             view.put(keys::CHAIN.to_vec(), &genesis.chain_id);
             view.put(keys::PARAMS.to_vec(), &genesis.params);
             view.put(keys::BLOCK.to_vec(), &BlockMeta { height: 0, day });
@@ -227,7 +223,6 @@ impl Ledger {
 
     fn after_commit(&mut self, committed: Committed) -> Result<(), LedgerError> {
         self.snapshot = self.store.snapshot()?;
-        self.reads = ReadCache::default();
         self.committed = Some(committed);
         self.mempool = None;
         self.reload_meta()
@@ -265,7 +260,7 @@ impl Ledger {
             txs: 0,
         };
         let events = {
-            let mut view = View::new(&self.snapshot, &self.reads, &block.layer);
+            let mut view = View::new(&self.snapshot, &block.layer);
             view.put(keys::BLOCK.to_vec(), &BlockMeta { height, day: today });
             let mut exec = Exec::for_block(&mut view, &block.env);
             exec.expire_offers().map_err(|e| match e {
@@ -359,7 +354,7 @@ impl Ledger {
             layer: Layer::default(),
             txs: 0,
         });
-        run_tx(&self.snapshot, &self.reads, mempool, tx).map(|_| ())
+        run_tx(&self.snapshot, mempool, tx).map(|_| ())
     }
 
     /// Applies an already verified transaction (a node verifies once and caches the result).
@@ -382,7 +377,7 @@ impl Ledger {
                 "no open block: call begin_block first".into(),
             )))?;
         let index = block.txs;
-        match run_tx(&self.snapshot, &self.reads, block, tx) {
+        match run_tx(&self.snapshot, block, tx) {
             Ok(events) => Ok(TxReceipt {
                 hash: tx.hash(),
                 height: block.env.height,
@@ -433,7 +428,6 @@ impl Ledger {
             Ok(committed) => committed,
             Err(e) => {
                 self.snapshot = self.store.snapshot()?;
-                self.reads = ReadCache::default();
                 return Err(e.into());
             }
         };
@@ -653,7 +647,6 @@ impl Ledger {
 /// Runs one transaction in `block`: its writes are merged on success and dropped on error.
 fn run_tx(
     snapshot: &Snapshot,
-    reads: &ReadCache,
     block: &mut OpenBlock,
     tx: &VerifiedTx,
 ) -> Result<Vec<Event>, TxError> {
@@ -667,7 +660,7 @@ fn run_tx(
             limit,
         }));
     }
-    let mut view = View::new(snapshot, reads, &block.layer);
+    let mut view = View::new(snapshot, &block.layer);
     let events = {
         let mut exec = Exec::for_tx(&mut view, &block.env, tx);
         exec.execute(tx)?;

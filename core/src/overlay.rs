@@ -9,64 +9,7 @@ use crate::codec;
 use crate::exec::HistoryRecord;
 use crate::store::{ChangeSet, IndexEntries, Snapshot, StoreError};
 use borsh::{BorshDeserialize, BorshSerialize};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-
-/// Most committed values a [`ReadCache`] holds.
-pub const READ_CACHE_ENTRIES: usize = 16_384;
-
-/// Committed state values already read from one snapshot.
-///
-/// Many transactions of a block read the same few records (every transfer reads its
-/// signer's and its recipients' participant records), and a redb lookup costs a tree
-/// descent and a copy. The snapshot is immutable, so a remembered value can never be stale;
-/// the ledger starts an empty cache with every new snapshot. At most
-/// [`READ_CACHE_ENTRIES`] values are kept (later misses go to redb uncached), so a burst of
-/// CheckTx calls reading distinct keys cannot grow memory without bound.
-#[derive(Debug)]
-pub struct ReadCache {
-    entries: RefCell<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
-    limit: usize,
-}
-
-impl Default for ReadCache {
-    fn default() -> ReadCache {
-        ReadCache::with_limit(READ_CACHE_ENTRIES)
-    }
-}
-
-impl ReadCache {
-    /// An empty cache that holds at most `limit` values.
-    pub fn with_limit(limit: usize) -> ReadCache {
-        ReadCache {
-            entries: RefCell::new(BTreeMap::new()),
-            limit,
-        }
-    }
-
-    /// The value of `key` in `snapshot` (which must be the snapshot this cache belongs to).
-    pub fn get(&self, snapshot: &Snapshot, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(v) = self.entries.borrow().get(key) {
-            return Ok(v.clone());
-        }
-        let value = snapshot.get(key)?;
-        let mut entries = self.entries.borrow_mut();
-        if entries.len() < self.limit {
-            entries.insert(key.to_vec(), value.clone());
-        }
-        Ok(value)
-    }
-
-    /// Values held.
-    pub fn len(&self) -> usize {
-        self.entries.borrow().len()
-    }
-
-    /// Whether no value is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// Pending writes: authenticated state, index entries, and audit history records.
 #[derive(Debug, Default, Clone)]
@@ -103,17 +46,15 @@ impl Layer {
 /// Read-write access for one transaction (or one begin-block step).
 pub struct View<'a> {
     pub(crate) snapshot: &'a Snapshot,
-    pub(crate) reads: &'a ReadCache,
     pub(crate) block: &'a Layer,
     pub(crate) tx: Layer,
 }
 
 impl<'a> View<'a> {
     /// A fresh transaction layer.
-    pub fn new(snapshot: &'a Snapshot, reads: &'a ReadCache, block: &'a Layer) -> View<'a> {
+    pub fn new(snapshot: &'a Snapshot, block: &'a Layer) -> View<'a> {
         View {
             snapshot,
-            reads,
             block,
             tx: Layer::default(),
         }
@@ -127,20 +68,23 @@ impl<'a> View<'a> {
         if let Some(v) = self.block.state.get(key) {
             return Ok(v.clone());
         }
-        self.reads.get(self.snapshot, key)
+        self.snapshot.get(key)
     }
 
-    /// Typed state read.
+    /// Typed state read. A committed value is decoded where the state tree holds it, with
+    /// no copy of its bytes.
     pub fn get<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.get_raw(key)? {
-            Some(bytes) => {
-                codec::decode_stored(&bytes)
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt {
-                        what: String::from_utf8_lossy(&key[..key.len().min(8)]).into_owned(),
-                        reason: e.to_string(),
-                    })
-            }
+        let bytes = match self.tx.state.get(key).or_else(|| self.block.state.get(key)) {
+            Some(pending) => pending.as_deref(),
+            None => self.snapshot.get_ref(key),
+        };
+        match bytes {
+            Some(bytes) => codec::decode_stored(bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    what: String::from_utf8_lossy(&key[..key.len().min(8)]).into_owned(),
+                    reason: e.to_string(),
+                }),
             None => Ok(None),
         }
     }
@@ -218,24 +162,36 @@ mod tests {
     use super::*;
     use crate::store::{Derived, Store};
 
+    /// A read sees the transaction's own writes first, then the block's, then the
+    /// committed state; a delete in a layer hides the value below it.
     #[test]
-    fn read_cache_answers_like_the_snapshot_and_stays_within_its_limit() {
+    fn reads_see_the_nearest_layer_first() {
         let mut store = Store::in_memory(Derived::NONE).unwrap();
         let mut changes = ChangeSet::default();
-        for k in 0..6u8 {
-            changes.state.insert(vec![b'k', k], Some(vec![k; 3]));
+        for k in 0..4u64 {
+            changes
+                .state
+                .insert(vec![b'k', k as u8], Some(codec::encode(&k)));
         }
         store.commit(1, changes).unwrap();
         let snapshot = store.snapshot().unwrap();
-        let cache = ReadCache::with_limit(4);
-        // Twice over six present keys and one absent key: every answer is the snapshot's,
-        // whether it came from the cache or (past the limit) from redb.
-        for _ in 0..2 {
-            for k in 0..6u8 {
-                assert_eq!(cache.get(&snapshot, &[b'k', k]).unwrap(), Some(vec![k; 3]));
-            }
-            assert_eq!(cache.get(&snapshot, b"absent").unwrap(), None);
-        }
-        assert_eq!(cache.len(), 4);
+        let mut block = Layer::default();
+        block
+            .state
+            .insert(vec![b'k', 1], Some(codec::encode(&10u64)));
+        block.state.insert(vec![b'k', 2], None);
+        let mut view = View::new(&snapshot, &block);
+        view.put(vec![b'k', 3], &30u64);
+        let read = |view: &View, k: u8| view.get::<u64>(&[b'k', k]).unwrap();
+        assert_eq!(
+            (0..5).map(|k| read(&view, k)).collect::<Vec<_>>(),
+            [Some(0), Some(10), None, Some(30), None]
+        );
+        assert_eq!(
+            view.get_raw(&[b'k', 0]).unwrap(),
+            Some(codec::encode(&0u64))
+        );
+        view.delete(vec![b'k', 0]);
+        assert_eq!(read(&view, 0), None);
     }
 }

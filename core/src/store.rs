@@ -330,21 +330,24 @@ impl Store {
     /// Computes the new tree for one block's changes without writing anything: the app hash
     /// is known (ABCI `FinalizeBlock`) before the block is persisted (ABCI `Commit`).
     pub fn prepare(&self, version: Version, changes: ChangeSet) -> Result<Prepared, StoreError> {
+        // The log record ([`LogRecord`]: app hash, then the changes) is encoded before the
+        // values move into the tree's leaves, and its app hash filled in once known: the
+        // values are copied once, into the record, not twice.
+        let mut record = vec![0u8; 32];
+        borsh::to_writer(&mut record, &changes.state)
+            .map_err(|e| corrupt("log record", &e.to_string()))?;
         let tree = self.tree.with(
             changes
                 .state
-                .iter()
+                .into_iter()
                 .map(|(k, v)| match v {
-                    Some(v) => Change::Put(Leaf::new(k, v.clone())),
-                    None => Change::Delete(merkle::hash(k)),
+                    Some(v) => Change::Put(Leaf::new(&k, v)),
+                    None => Change::Delete(merkle::hash(&k)),
                 })
                 .collect(),
         );
         let app_hash = Hash32(tree.root_hash());
-        let record = codec::encode(&LogRecord {
-            app_hash: app_hash.0,
-            changes: changes.state.into_iter().collect(),
-        });
+        record[..32].copy_from_slice(&app_hash.0);
         Ok(Prepared {
             committed: Committed { version, app_hash },
             tree,
@@ -369,12 +372,10 @@ impl Store {
             index,
             history,
         } = prepared;
-        let (derived_changes, index_changes): (Vec<_>, Vec<_>) = index
-            .into_iter()
-            .partition(|(k, _)| (self.derivation.owns)(k));
-        if derived_changes
+        let owns = self.derivation.owns;
+        if index
             .iter()
-            .any(|(_, v)| v.as_ref().is_some_and(|v| !v.is_empty()))
+            .any(|(k, v)| owns(k) && v.as_ref().is_some_and(|v| !v.is_empty()))
         {
             return Err(corrupt("derived index entry", "has a value"));
         }
@@ -384,11 +385,11 @@ impl Store {
         };
         let w = self.db.begin_write()?;
         {
-            let mut index = w.open_table(INDEX)?;
-            for (k, v) in &index_changes {
+            let mut stored = w.open_table(INDEX)?;
+            for (k, v) in index.iter().filter(|(k, _)| !owns(k)) {
                 match v {
-                    Some(v) => index.insert(k.as_slice(), v.as_slice())?,
-                    None => index.remove(k.as_slice())?,
+                    Some(v) => stored.insert(k.as_slice(), v.as_slice())?,
+                    None => stored.remove(k.as_slice())?,
                 };
             }
             if !history.is_empty() {
@@ -416,7 +417,7 @@ impl Store {
         self.tree = tree;
         self.log = log;
         let derived = Arc::make_mut(&mut self.derived);
-        for (k, v) in derived_changes {
+        for (k, v) in index.into_iter().filter(|(k, _)| owns(k)) {
             match v {
                 Some(_) => derived.insert(k.into_boxed_slice()),
                 None => derived.remove(k.as_slice()),
@@ -561,7 +562,12 @@ impl Snapshot {
 
     /// Committed value of a state key.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(key).map(<[u8]>::to_vec))
+        Ok(self.get_ref(key).map(<[u8]>::to_vec))
+    }
+
+    /// Committed value of a state key, where the state tree holds it (no copy).
+    pub fn get_ref(&self, key: &[u8]) -> Option<&[u8]> {
+        self.tree.get(key)
     }
 
     /// Number of state keys (walks the state; for diagnostics).

@@ -1,5 +1,5 @@
 //! Audit of the block commit path: what a block leaves behind when transactions fail, when
-//! the process stops between `finalize_block` and `commit`, and what the read cache serves
+//! the process stops between `finalize_block` and `commit`, and what reads serve
 //! after a commit.
 
 use cascade_core::testkit::{cny, Fixture, STANDARD_PARTICIPANTS};
@@ -185,11 +185,11 @@ fn an_aborted_finalized_block_is_not_what_commit_writes() {
     assert_eq!(line.limit, Amount(8));
 }
 
-/// Values the read cache holds come from the snapshot they were read in: after a commit the
-/// mempool and the next block see the new state (a stale account would refuse the next
-/// nonce and accept a replay).
+/// Reads come from the snapshot of the last commit: after a commit the mempool and the next
+/// block see the new state (a stale account would refuse the next nonce and accept a
+/// replay). (Until session 11 a cache of values read from the snapshot sat in between.)
 #[test]
-fn after_a_commit_the_read_cache_serves_the_new_state() {
+fn after_a_commit_reads_serve_the_new_state() {
     let mut fx = Fixture::new(STANDARD_PARTICIPANTS, Params::default());
     let core = fx.addr("core");
     let line = |limit: u64| TxBody::SetCreditLine {
