@@ -109,8 +109,16 @@ impl Fixture {
     /// The standard cast with custom parameters.
     pub fn standard_with(params: Params) -> Fixture {
         let mut fx = Fixture::new(STANDARD_PARTICIPANTS, params);
-        let core = fx.addr("core");
-        fx.ok(
+        fx.standard_credit_line();
+        fx
+    }
+
+    /// Grants the standard cast's credit line (10,000,000.00 CNY from `bank` to `core`) in a
+    /// block of its own: for a fixture whose ledger was replaced (say, by one on disk)
+    /// after [`Fixture::new`].
+    pub fn standard_credit_line(&mut self) {
+        let core = self.addr("core");
+        self.ok(
             "bank",
             TxBody::SetCreditLine {
                 obligor: core,
@@ -118,7 +126,6 @@ impl Fixture {
                 limit: Amount(1_000_000_000),
             },
         );
-        fx
     }
 
     /// The key of a participant.

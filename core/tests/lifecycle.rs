@@ -131,15 +131,7 @@ fn history_spans_blocks_and_steps_within_one_block() {
     let mut ledger = Ledger::open(&path).expect("open");
     ledger.init_chain(fx.genesis()).expect("genesis");
     fx.ledger = ledger;
-    let core = fx.addr("core");
-    fx.ok(
-        "bank",
-        TxBody::SetCreditLine {
-            obligor: core,
-            currency: cny(),
-            limit: Amount(1_000_000_00),
-        },
-    );
+    fx.standard_credit_line();
 
     let document = fx.anchor("t1", 1_000_00);
     let (t1, bank) = (fx.addr("t1"), fx.addr("bank"));
