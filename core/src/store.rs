@@ -1162,35 +1162,27 @@ mod tests {
             r.changes[0].1 = Some(b"9".to_vec());
             t.insert(2, codec::encode(&r).as_slice()).unwrap();
         });
-        match Store::open(&path, Derived::NONE) {
-            Err(StoreError::Corrupt { what, reason }) => {
-                assert_eq!(what, "log record of block 2");
-                assert!(reason.contains("block 2 committed"), "{reason}");
-            }
-            other => panic!("a tampered log opened: {:?}", other.err()),
-        }
+        let refused = |case: &str| match Store::open(&path, Derived::NONE) {
+            Err(StoreError::Corrupt { what, reason }) => (what, reason),
+            other => panic!("{case} opened: {:?}", other.err()),
+        };
+        let (what, reason) = refused("a tampered log");
+        assert_eq!(what, "log record of block 2");
+        assert!(reason.contains("block 2 committed"), "{reason}");
         // Block 2's record missing: block 3's does not follow block 1.
         edit(&|t| {
             t.remove(2).unwrap();
         });
-        match Store::open(&path, Derived::NONE) {
-            Err(StoreError::Corrupt { what, reason }) => {
-                assert_eq!(what, "log record of block 3");
-                assert_eq!(reason, "follows block 1");
-            }
-            other => panic!("a log with a gap opened: {:?}", other.err()),
-        }
+        let (what, reason) = refused("a log with a gap");
+        assert_eq!(what, "log record of block 3");
+        assert_eq!(reason, "follows block 1");
         // The last record missing: the log ends before the committed block.
         edit(&|t| {
             t.remove(3).unwrap();
         });
-        match Store::open(&path, Derived::NONE) {
-            Err(StoreError::Corrupt { what, reason }) => {
-                assert_eq!(what, "state");
-                assert!(reason.contains("give block 1"), "{reason}");
-            }
-            other => panic!("a short log opened: {:?}", other.err()),
-        }
+        let (what, reason) = refused("a short log");
+        assert_eq!(what, "state");
+        assert!(reason.contains("give block 1"), "{reason}");
     }
 
     /// A derivation for tests: a state value `v` implies the index key `d` + `v`.
