@@ -34,10 +34,37 @@ pub fn decode_canonical<T: BorshSerialize + BorshDeserialize>(
     let value: T = borsh::from_slice(bytes).map_err(|e| DecodeError::Malformed {
         reason: e.to_string(),
     })?;
-    if encode(&value) != bytes {
+    let mut check = Matches {
+        rest: bytes,
+        same: true,
+    };
+    let written = borsh::to_writer(&mut check, &value);
+    if written.is_err() || !check.same || !check.rest.is_empty() {
         return Err(DecodeError::NonCanonical);
     }
     Ok(value)
+}
+
+/// A writer that compares what is written with the bytes it was given, in order, without
+/// keeping a copy: re-encoding a decoded value into it checks that the value's encoding
+/// is exactly those bytes (`same`, and nothing left in `rest`).
+struct Matches<'a> {
+    rest: &'a [u8],
+    same: bool,
+}
+
+impl std::io::Write for Matches<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.rest.strip_prefix(buf) {
+            Some(rest) if self.same => self.rest = rest,
+            _ => self.same = false,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Decodes a value from trusted local storage (written by this library). Still checked:
@@ -67,6 +94,37 @@ mod tests {
             values: vec![1, 2],
         };
         assert_eq!(decode_canonical::<Sample>(&encode(&s)).unwrap(), s);
+    }
+
+    /// A value whose re-encoding differs from the bytes it was decoded from is refused,
+    /// whether the bytes differ inside the value or the re-encoding is shorter.
+    #[test]
+    fn rejects_bytes_that_re_encode_differently() {
+        #[derive(BorshDeserialize, Debug)]
+        struct Lenient(u8);
+        // Decodes any byte, but re-encodes only the low bit: 2 is a second encoding of 0.
+        impl BorshSerialize for Lenient {
+            fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+                (self.0 & 1).serialize(w)
+            }
+        }
+        assert!(decode_canonical::<Lenient>(&[1]).is_ok());
+        assert_eq!(
+            decode_canonical::<Lenient>(&[2]).unwrap_err(),
+            DecodeError::NonCanonical
+        );
+        #[derive(BorshDeserialize, Debug)]
+        struct Forgetful(u8, #[allow(dead_code)] u8); // the second byte is never re-encoded
+                                                      // Writes only its first field: the second byte is not covered by the encoding.
+        impl BorshSerialize for Forgetful {
+            fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+                self.0.serialize(w)
+            }
+        }
+        assert_eq!(
+            decode_canonical::<Forgetful>(&[1, 1]).unwrap_err(),
+            DecodeError::NonCanonical
+        );
     }
 
     #[test]

@@ -138,6 +138,11 @@ impl ValidatorKey {
 #[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SignatureBytes(pub [u8; 64]);
 
+impl SignatureBytes {
+    /// Length in bytes, encoded as well as in memory (borsh writes the array as it is).
+    pub const LEN: usize = 64;
+}
+
 impl fmt::Debug for SignatureBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SignatureBytes(")?;
@@ -181,6 +186,43 @@ impl PublicKeyBytes {
             return Err(CryptoError::InvalidPublicKey);
         }
         VerifyingKey::from_sec1_bytes(&self.0).map_err(|_| CryptoError::InvalidPublicKey)
+    }
+}
+
+/// A signer's public key parsed, with its address: what verifying a transaction needs of
+/// the key. Parsing the point and hashing the key cost a noticeable share of a
+/// verification, so callers keep these in a cache; a `SignerKey` is made only from the
+/// key's bytes, so its parts always belong together.
+#[derive(Clone, Copy, Debug)]
+pub struct SignerKey {
+    bytes: PublicKeyBytes,
+    key: VerifyingKey,
+    address: Address,
+}
+
+impl SignerKey {
+    /// Parses `bytes` (see [`PublicKeyBytes::verifying_key`]).
+    pub fn parse(bytes: &PublicKeyBytes) -> Result<SignerKey, CryptoError> {
+        Ok(SignerKey {
+            bytes: *bytes,
+            key: bytes.verifying_key()?,
+            address: bytes.address(),
+        })
+    }
+
+    /// The key's bytes.
+    pub fn bytes(&self) -> &PublicKeyBytes {
+        &self.bytes
+    }
+
+    /// The parsed point.
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    /// The key's address.
+    pub fn address(&self) -> Address {
+        self.address
     }
 }
 

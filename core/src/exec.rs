@@ -10,7 +10,7 @@ use crate::crypto::{sha256_parts, Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::error::TxError;
 use crate::event::Event;
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::money::{Amount, Currency, Money};
 use crate::overlay::View;
 use crate::pricing::{self, AnnualRate};
@@ -69,6 +69,30 @@ pub struct HistoryRecord {
     pub prev: Option<u64>,
     /// The step.
     pub entry: HistoryEntry,
+}
+
+/// A [`HistoryRecord`] as execution writes it. The action and status are names the code
+/// holds as constants, so they are borrowed rather than copied into two strings per step;
+/// the fields are those of a `HistoryRecord` with its entry's fields in line, which borsh
+/// encodes to the same bytes (a struct is the concatenation of its fields).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize)]
+pub struct HistoryStep {
+    /// The piece.
+    pub piece: PieceId,
+    /// Height of the piece's step before this one ([`HistoryRecord::prev`]).
+    pub prev: Option<u64>,
+    /// Block height.
+    pub height: u64,
+    /// Day of the block.
+    pub day: Day,
+    /// Transaction, or `None` for block-level processing.
+    pub tx: Option<Hash32>,
+    /// What happened.
+    pub action: &'static str,
+    /// Who did it.
+    pub actor: Option<Address>,
+    /// Status after the action.
+    pub status: &'static str,
 }
 
 /// Executes one transaction or block step against a view.
@@ -132,7 +156,7 @@ pub const DERIVED: Derived = Derived {
 };
 
 /// The derived index keys of one state record.
-fn derived_keys(key: &[u8], value: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+fn derived_keys(key: &[u8], value: &[u8]) -> Result<Vec<Key>, String> {
     let id = |prefix: &[u8]| -> Result<Hash32, String> {
         key[prefix.len()..]
             .try_into()
@@ -294,7 +318,7 @@ impl<'v, 'a> Exec<'v, 'a> {
         old: Option<Address>,
         new: Option<Address>,
         id: &Hash32,
-        key: fn(&Address, &Hash32) -> Vec<u8>,
+        key: fn(&Address, &Hash32) -> Key,
         counter: Counter,
     ) -> Result<(), TxError> {
         if old == new {
@@ -317,7 +341,7 @@ impl<'v, 'a> Exec<'v, 'a> {
         id: &Hash32,
         old: Option<&Piece>,
         new: &Piece,
-        action: &str,
+        action: &'static str,
     ) -> Result<(), TxError> {
         let (before, after) = (relations(old), relations(Some(new)));
         if before != after {
@@ -359,17 +383,15 @@ impl<'v, 'a> Exec<'v, 'a> {
             stamped.updated_height = height;
             self.view.put(keys::piece(id), &stamped);
         }
-        self.view.history_push(HistoryRecord {
+        self.view.history_push(HistoryStep {
             piece: *id,
             prev: old.map(|o| o.updated_height),
-            entry: HistoryEntry {
-                height,
-                day: self.env.today,
-                tx: self.tx,
-                action: action.to_string(),
-                actor: self.actor,
-                status: new.status.name().to_string(),
-            },
+            height,
+            day: self.env.today,
+            tx: self.tx,
+            action,
+            actor: self.actor,
+            status: new.status.name(),
         });
         Ok(())
     }
@@ -385,7 +407,7 @@ impl<'v, 'a> Exec<'v, 'a> {
         amount: Amount,
         tier: u16,
         status: PieceStatus,
-        action: &str,
+        action: &'static str,
     ) -> Result<Hash32, TxError> {
         let id = Hash32(sha256_parts(&[
             b"cascade/piece",
@@ -688,7 +710,7 @@ impl<'v, 'a> Exec<'v, 'a> {
                 params
                     .validate()
                     .map_err(|reason| TxError::InvalidParams { reason })?;
-                self.view.put(keys::PARAMS.to_vec(), params);
+                self.view.put(keys::PARAMS, params);
                 self.events.push(Event::ParamsUpdated {
                     params: params.clone(),
                 });
@@ -784,7 +806,7 @@ impl<'v, 'a> Exec<'v, 'a> {
         } else {
             c.active_operators.checked_sub(1).ok_or(TxError::Overflow)?
         };
-        self.view.put(keys::CONSORTIUM.to_vec(), &c);
+        self.view.put(keys::CONSORTIUM, &c);
         Ok(())
     }
 
@@ -868,7 +890,7 @@ impl<'v, 'a> Exec<'v, 'a> {
             );
         }
         consortium.validators = size;
-        self.view.put(keys::CONSORTIUM.to_vec(), &consortium);
+        self.view.put(keys::CONSORTIUM, &consortium);
         self.events.push(Event::ValidatorSetChanged {
             pub_key: *pub_key,
             power,
@@ -1137,7 +1159,7 @@ impl<'v, 'a> Exec<'v, 'a> {
         id: &Hash32,
         old: &Piece,
         outcome: PieceStatus,
-        action: &str,
+        action: &'static str,
     ) -> Result<Option<Hash32>, TxError> {
         let PieceStatus::Pending { from, kind, .. } = old.status else {
             return Err(TxError::WrongStatus {
@@ -1883,5 +1905,56 @@ pub fn root_status_name(s: RootStatus) -> &'static str {
         RootStatus::Live => "live",
         RootStatus::Void => "void",
         RootStatus::Settled => "settled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What execution writes ([`HistoryStep`]) is read back as [`HistoryRecord`]s: the two
+    /// must encode alike, field for field.
+    #[test]
+    fn a_history_step_encodes_as_the_record_it_is_read_as() {
+        let steps = vec![
+            HistoryStep {
+                piece: Hash32([1; 32]),
+                prev: None,
+                height: 7,
+                day: Day(20_000),
+                tx: Some(Hash32([2; 32])),
+                action: "split",
+                actor: Some(Address([3; 20])),
+                status: "consumed",
+            },
+            HistoryStep {
+                piece: Hash32([4; 32]),
+                prev: Some(5),
+                height: 7,
+                day: Day(20_000),
+                tx: None,
+                action: "offer expired",
+                actor: None,
+                status: "active",
+            },
+        ];
+        let read: Vec<HistoryRecord> = codec::decode_stored(&codec::encode(&steps)).unwrap();
+        let expected: Vec<HistoryRecord> = steps
+            .iter()
+            .map(|s| HistoryRecord {
+                piece: s.piece,
+                prev: s.prev,
+                entry: HistoryEntry {
+                    height: s.height,
+                    day: s.day,
+                    tx: s.tx,
+                    action: s.action.to_string(),
+                    actor: s.actor,
+                    status: s.status.to_string(),
+                },
+            })
+            .collect();
+        assert_eq!(read, expected);
+        assert_eq!(codec::encode(&read), codec::encode(&steps));
     }
 }

@@ -7,9 +7,17 @@ use crate::crypto::{Address, Hash32, ValidatorKey};
 use crate::date::Day;
 use crate::money::Currency;
 
-fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let len = prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>();
-    let mut k = Vec::with_capacity(len);
+/// How many bytes of a key are kept inline, without a heap allocation: every key this
+/// module makes fits (the longest, a lineage entry, is 65 bytes).
+pub const KEY_INLINE: usize = 72;
+
+/// A state or index key. Kept inline because execution makes and compares keys more than
+/// anything else: a key on the heap costs an allocation to make and a pointer to follow at
+/// every comparison in the ordered maps of pending writes and derived indexes.
+pub type Key = smallvec::SmallVec<[u8; KEY_INLINE]>;
+
+fn key(prefix: &[u8], parts: &[&[u8]]) -> Key {
+    let mut k = Key::new();
     k.extend_from_slice(prefix);
     for p in parts {
         k.extend_from_slice(p);
@@ -30,104 +38,104 @@ pub const BLOCK: &[u8] = b"meta/block";
 pub const CONSORTIUM: &[u8] = b"meta/consortium";
 
 /// A consensus validator's record.
-pub fn validator(k: &ValidatorKey) -> Vec<u8> {
+pub fn validator(k: &ValidatorKey) -> Key {
     key(b"val/", &[&k.0])
 }
 /// A pending validator change (key and power).
-pub fn validator_proposal(k: &ValidatorKey, power: u64) -> Vec<u8> {
+pub fn validator_proposal(k: &ValidatorKey, power: u64) -> Key {
     key(b"valprop/", &[&k.0, &power.to_be_bytes()])
 }
 
 /// Participant record.
-pub fn participant(a: &Address) -> Vec<u8> {
+pub fn participant(a: &Address) -> Key {
     key(b"part/", &[&a.0])
 }
 /// Account counters and nonce.
-pub fn account(a: &Address) -> Vec<u8> {
+pub fn account(a: &Address) -> Key {
     key(b"acct/", &[&a.0])
 }
 /// Credit line of `obligor` in `currency` granted by `grantor`.
-pub fn credit_line(obligor: &Address, currency: &Currency, grantor: &Address) -> Vec<u8> {
+pub fn credit_line(obligor: &Address, currency: &Currency, grantor: &Address) -> Key {
     key(
         b"credit/",
         &[&obligor.0, currency.as_str().as_bytes(), &grantor.0],
     )
 }
 /// Trade document.
-pub fn document(h: &Hash32) -> Vec<u8> {
+pub fn document(h: &Hash32) -> Key {
     key(b"doc/", &[&h.0])
 }
 /// Prefix of [`root`].
 pub const ROOT_PREFIX: &[u8] = b"root/";
 /// Certificate.
-pub fn root(id: &Hash32) -> Vec<u8> {
+pub fn root(id: &Hash32) -> Key {
     key(ROOT_PREFIX, &[&id.0])
 }
 /// Prefix of [`piece`].
 pub const PIECE_PREFIX: &[u8] = b"piece/";
 /// Piece.
-pub fn piece(id: &Hash32) -> Vec<u8> {
+pub fn piece(id: &Hash32) -> Key {
     key(PIECE_PREFIX, &[&id.0])
 }
 /// Clearing list of a settled certificate.
-pub fn clearing(root: &Hash32) -> Vec<u8> {
+pub fn clearing(root: &Hash32) -> Key {
     key(b"clear/", &[&root.0])
 }
 /// Obligor payment record.
-pub fn obligor(a: &Address) -> Vec<u8> {
+pub fn obligor(a: &Address) -> Key {
     key(b"obligor/", &[&a.0])
 }
 
 // ---- indexes (not authenticated) ---------------------------------------------------
 
 /// Index: pieces held by an account.
-pub fn holding(a: &Address, p: &Hash32) -> Vec<u8> {
+pub fn holding(a: &Address, p: &Hash32) -> Key {
     key(b"H", &[&a.0, &p.0])
 }
 /// Prefix of [`holding`].
-pub fn holdings_of(a: &Address) -> Vec<u8> {
+pub fn holdings_of(a: &Address) -> Key {
     key(b"H", &[&a.0])
 }
 /// Index: offers addressed to an account.
-pub fn offer_in(a: &Address, p: &Hash32) -> Vec<u8> {
+pub fn offer_in(a: &Address, p: &Hash32) -> Key {
     key(b"I", &[&a.0, &p.0])
 }
 /// Prefix of [`offer_in`].
-pub fn offers_in_of(a: &Address) -> Vec<u8> {
+pub fn offers_in_of(a: &Address) -> Key {
     key(b"I", &[&a.0])
 }
 /// Index: offers made by an account.
-pub fn offer_out(a: &Address, p: &Hash32) -> Vec<u8> {
+pub fn offer_out(a: &Address, p: &Hash32) -> Key {
     key(b"O", &[&a.0, &p.0])
 }
 /// Prefix of [`offer_out`].
-pub fn offers_out_of(a: &Address) -> Vec<u8> {
+pub fn offers_out_of(a: &Address) -> Key {
     key(b"O", &[&a.0])
 }
 /// Index: every piece of a certificate.
-pub fn lineage(root: &Hash32, p: &Hash32) -> Vec<u8> {
+pub fn lineage(root: &Hash32, p: &Hash32) -> Key {
     key(b"L", &[&root.0, &p.0])
 }
 /// Prefix of [`lineage`].
-pub fn lineage_of(root: &Hash32) -> Vec<u8> {
+pub fn lineage_of(root: &Hash32) -> Key {
     key(b"L", &[&root.0])
 }
 /// Index: certificates by obligor.
-pub fn obligor_root(obligor: &Address, root: &Hash32) -> Vec<u8> {
+pub fn obligor_root(obligor: &Address, root: &Hash32) -> Key {
     key(b"R", &[&obligor.0, &root.0])
 }
 /// Prefix of [`obligor_root`].
-pub fn obligor_roots_of(obligor: &Address) -> Vec<u8> {
+pub fn obligor_roots_of(obligor: &Address) -> Key {
     key(b"R", &[&obligor.0])
 }
 /// Index: offers by expiry day (the expiry queue).
-pub fn expiry(day: Day, p: &Hash32) -> Vec<u8> {
+pub fn expiry(day: Day, p: &Hash32) -> Key {
     key(b"X", &[&day.0.to_be_bytes(), &p.0])
 }
 /// Prefix of the expiry queue.
 pub const EXPIRY_PREFIX: &[u8] = b"X";
 /// Upper bound (inclusive) of expiry entries due on or before `day`.
-pub fn expiry_upper(day: Day) -> Vec<u8> {
+pub fn expiry_upper(day: Day) -> Key {
     key(b"X", &[&day.0.to_be_bytes(), &[0xff; 32]])
 }
 /// Whether an index key (or key prefix) belongs to an index the state implies: holdings,

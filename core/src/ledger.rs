@@ -5,8 +5,8 @@
 //! a clock or does I/O beyond the store: the block's height and time are inputs.
 
 use crate::codec;
-use crate::crypto::PublicKeyBytes;
 use crate::crypto::{Address, Hash32, ValidatorKey};
+use crate::crypto::{PublicKeyBytes, SignerKey};
 use crate::date::Day;
 use crate::error::{LedgerError, TxError};
 use crate::event::Event;
@@ -77,7 +77,7 @@ pub struct Ledger {
     /// State seen by the mempool: the committed state plus every transaction that passed
     /// [`Ledger::check_tx`] since the last commit. Reset at each commit.
     mempool: Option<OpenBlock>,
-    key_cache: BTreeMap<PublicKeyBytes, k256::ecdsa::VerifyingKey>,
+    key_cache: BTreeMap<PublicKeyBytes, SignerKey>,
 }
 
 impl Ledger {
@@ -167,10 +167,10 @@ impl Ledger {
         }
         let mut layer = Layer::default();
         {
-            let mut view = View::new(&self.snapshot, &layer);
-            view.put(keys::CHAIN.to_vec(), &genesis.chain_id);
-            view.put(keys::PARAMS.to_vec(), &genesis.params);
-            view.put(keys::BLOCK.to_vec(), &BlockMeta { height: 0, day });
+            let mut view = View::new(&self.snapshot, &mut layer);
+            view.put(keys::CHAIN, &genesis.chain_id);
+            view.put(keys::PARAMS, &genesis.params);
+            view.put(keys::BLOCK, &BlockMeta { height: 0, day });
             let mut consortium = Consortium::default();
             for v in &genesis.validators {
                 if !v.pub_key.is_valid() {
@@ -213,8 +213,8 @@ impl Ledger {
                     consortium.active_operators += 1;
                 }
             }
-            view.put(keys::CONSORTIUM.to_vec(), &consortium);
-            layer = view.into_layer();
+            view.put(keys::CONSORTIUM, &consortium);
+            view.keep();
         }
         let committed = self.store.commit(0, layer.into_changes())?;
         self.after_commit(committed)?;
@@ -260,8 +260,8 @@ impl Ledger {
             txs: 0,
         };
         let events = {
-            let mut view = View::new(&self.snapshot, &block.layer);
-            view.put(keys::BLOCK.to_vec(), &BlockMeta { height, day: today });
+            let mut view = View::new(&self.snapshot, &mut block.layer);
+            view.put(keys::BLOCK, &BlockMeta { height, day: today });
             let mut exec = Exec::for_block(&mut view, &block.env);
             exec.expire_offers().map_err(|e| match e {
                 TxError::Store(s) => LedgerError::Store(s),
@@ -271,8 +271,7 @@ impl Ledger {
                 }),
             })?;
             let events = std::mem::take(&mut exec.events);
-            let layer = view.into_layer();
-            block.layer.merge(layer);
+            view.keep();
             events
         };
         self.block = Some(block);
@@ -317,11 +316,11 @@ impl Ledger {
             .map_or(committed, |b| b.env.params.max_tx_bytes.max(committed))
             as usize;
         let decoded = DecodedTx::decode(bytes, max)?;
-        let signer = decoded.signed.tx.signer;
+        let signer = decoded.signed().tx.signer;
         let key = match self.key_cache.get(&signer) {
             Some(k) => *k,
             None => {
-                let k = signer.verifying_key()?;
+                let k = SignerKey::parse(&signer)?;
                 if self.key_cache.len() >= KEY_CACHE_CAPACITY {
                     self.key_cache.clear();
                 }
@@ -446,9 +445,9 @@ impl Ledger {
     /// Tests use it to show that a rejected transaction changed nothing.
     pub fn pending_fingerprint(&self) -> Option<Hash32> {
         let block = self.block.as_ref()?;
-        Some(Hash32(crate::crypto::sha256(&codec::encode(
-            &block.layer.state,
-        ))))
+        let mut encoded = Vec::new();
+        crate::store::encode_changes(&mut encoded, &block.layer.state);
+        Some(Hash32(crate::crypto::sha256(&encoded)))
     }
 
     /// Discards the open block (e.g. a proposal that was not decided).
@@ -644,7 +643,7 @@ impl Ledger {
     }
 }
 
-/// Runs one transaction in `block`: its writes are merged on success and dropped on error.
+/// Runs one transaction in `block`: its writes stay on success and are undone on error.
 fn run_tx(
     snapshot: &Snapshot,
     block: &mut OpenBlock,
@@ -660,17 +659,16 @@ fn run_tx(
             limit,
         }));
     }
-    let mut view = View::new(snapshot, &block.layer);
+    let mut view = View::new(snapshot, &mut block.layer);
     let events = {
         let mut exec = Exec::for_tx(&mut view, &block.env, tx);
         exec.execute(tx)?;
         std::mem::take(&mut exec.events)
     };
+    view.keep();
     if let TxBody::UpdateParams { params } = &tx.tx().body {
         block.env.params = params.clone();
     }
-    let layer = view.into_layer();
-    block.layer.merge(layer);
     Ok(events)
 }
 

@@ -178,24 +178,24 @@ impl Query {
 impl Ledger {
     /// Answers a query from the last committed state.
     pub fn answer(&self, query: &Query) -> Result<Answer, StoreError> {
-        let state = |key: Vec<u8>| self.prove(&key).map(Answer::State);
+        let state = |key: &[u8]| self.prove(key).map(Answer::State);
         let list = |a: &Address, kind| self.prove_account_list(a, kind).map(Answer::List);
         match query {
-            Query::Piece(id) => state(keys::piece(id)),
-            Query::Root(id) => state(keys::root(id)),
-            Query::Account(a) => state(keys::account(a)),
-            Query::Participant(a) => state(keys::participant(a)),
+            Query::Piece(id) => state(&keys::piece(id)),
+            Query::Root(id) => state(&keys::root(id)),
+            Query::Account(a) => state(&keys::account(a)),
+            Query::Participant(a) => state(&keys::participant(a)),
             Query::Holdings(a) => list(a, ListKind::Holdings),
             Query::OffersIn(a) => list(a, ListKind::OffersIn),
             Query::OffersOut(a) => list(a, ListKind::OffersOut),
             Query::Lineage(root) => self.prove_lineage(root).map(Answer::Lineage),
-            Query::Clearing(root) => state(keys::clearing(root)),
-            Query::Document(h) => state(keys::document(h)),
-            Query::Validator(k) => state(keys::validator(k)),
-            Query::Consortium => state(keys::CONSORTIUM.to_vec()),
+            Query::Clearing(root) => state(&keys::clearing(root)),
+            Query::Document(h) => state(&keys::document(h)),
+            Query::Validator(k) => state(&keys::validator(k)),
+            Query::Consortium => state(keys::CONSORTIUM),
             Query::History(id) => self.history(id).map(Answer::History),
-            Query::ObligorRecord(a) => state(keys::obligor(a)),
-            Query::Params => state(keys::PARAMS.to_vec()),
+            Query::ObligorRecord(a) => state(&keys::obligor(a)),
+            Query::Params => state(keys::PARAMS),
         }
     }
 }

@@ -41,6 +41,7 @@
 
 use crate::codec;
 use crate::crypto::{hex, Hash32};
+use crate::keys::Key;
 use crate::merkle::{self, Change, Leaf, Tree, TreeError};
 use borsh::{BorshDeserialize, BorshSerialize};
 use redb::{Database, ReadOnlyTable, ReadableTable, TableDefinition};
@@ -167,7 +168,7 @@ pub struct Derived {
 
 /// The derived index keys one state record (key, value) implies, or why the record does
 /// not decode.
-pub type DeriveFn = fn(&[u8], &[u8]) -> Result<Vec<Vec<u8>>, String>;
+pub type DeriveFn = fn(&[u8], &[u8]) -> Result<Vec<Key>, String>;
 
 impl Derived {
     /// No derived index: every index entry is stored (tests of the store alone).
@@ -184,15 +185,37 @@ impl std::fmt::Debug for Derived {
 }
 
 /// Keys of the derived indexes, in memory.
-type DerivedSet = BTreeSet<Box<[u8]>>;
+type DerivedSet = BTreeSet<Key>;
+
+/// Borsh encoding of a change map, identical to that of a `BTreeMap<Vec<u8>, Option<Vec<u8>>>`.
+pub fn encode_changes(out: &mut Vec<u8>, map: &BTreeMap<Key, Option<Vec<u8>>>) {
+    let size: usize = map
+        .iter()
+        .map(|(k, v)| 4 + k.len() + 1 + v.as_ref().map_or(0, |v| 4 + v.len()))
+        .sum();
+    out.reserve(4 + size);
+    out.extend_from_slice(&(map.len() as u32).to_le_bytes());
+    for (k, v) in map {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(k);
+        match v {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                out.extend_from_slice(v);
+            }
+        }
+    }
+}
 
 /// Changes of one block, ready to commit.
 #[derive(Debug, Default)]
 pub struct ChangeSet {
     /// Authenticated state: key → new value (`None` deletes).
-    pub state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pub state: BTreeMap<Key, Option<Vec<u8>>>,
     /// Index entries: key → new value (`None` deletes).
-    pub index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pub index: BTreeMap<Key, Option<Vec<u8>>>,
     /// The block's audit history record, kept under its height (empty: none). The store
     /// does not read it; the ledger encodes and decodes it.
     pub history: Vec<u8>,
@@ -334,8 +357,7 @@ impl Store {
         // values move into the tree's leaves, and its app hash filled in once known: the
         // values are copied once, into the record, not twice.
         let mut record = vec![0u8; 32];
-        borsh::to_writer(&mut record, &changes.state)
-            .map_err(|e| corrupt("log record", &e.to_string()))?;
+        encode_changes(&mut record, &changes.state);
         let tree = self.tree.with(
             changes
                 .state
@@ -372,12 +394,19 @@ impl Store {
             index,
             history,
         } = prepared;
+        // One pass over the index changes splits them into the derived ones (kept in memory:
+        // key, and whether it is added) and the stored ones (written below).
         let owns = self.derivation.owns;
-        if index
-            .iter()
-            .any(|(k, v)| owns(k) && v.as_ref().is_some_and(|v| !v.is_empty()))
-        {
-            return Err(corrupt("derived index entry", "has a value"));
+        let mut derived_changes = Vec::new();
+        let mut stored_changes = Vec::new();
+        for (k, v) in index {
+            if !owns(&k) {
+                stored_changes.push((k, v));
+            } else if v.as_ref().is_some_and(|v| !v.is_empty()) {
+                return Err(corrupt("derived index entry", "has a value"));
+            } else {
+                derived_changes.push((k, v.is_some()));
+            }
         }
         let mut log = LogSize {
             checkpoint: self.log.checkpoint,
@@ -386,7 +415,7 @@ impl Store {
         let w = self.db.begin_write()?;
         {
             let mut stored = w.open_table(INDEX)?;
-            for (k, v) in index.iter().filter(|(k, _)| !owns(k)) {
+            for (k, v) in &stored_changes {
                 match v {
                     Some(v) => stored.insert(k.as_slice(), v.as_slice())?,
                     None => stored.remove(k.as_slice())?,
@@ -417,11 +446,12 @@ impl Store {
         self.tree = tree;
         self.log = log;
         let derived = Arc::make_mut(&mut self.derived);
-        for (k, v) in index.into_iter().filter(|(k, _)| owns(k)) {
-            match v {
-                Some(_) => derived.insert(k.into_boxed_slice()),
-                None => derived.remove(k.as_slice()),
-            };
+        for (k, added) in derived_changes {
+            if added {
+                derived.insert(k);
+            } else {
+                derived.remove(&k);
+            }
         }
         Ok(committed)
     }
@@ -533,7 +563,7 @@ pub struct Prepared {
     tree: Tree,
     /// The block's [`LogRecord`], encoded.
     record: Vec<u8>,
-    index: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    index: BTreeMap<Key, Option<Vec<u8>>>,
     history: Vec<u8>,
 }
 
@@ -655,7 +685,7 @@ fn derive_into(
         what: String::from_utf8_lossy(key).into_owned(),
         reason,
     })?;
-    set.extend(keys.into_iter().map(Vec::into_boxed_slice));
+    set.extend(keys);
     Ok(())
 }
 
@@ -795,9 +825,32 @@ mod tests {
         let mut c = ChangeSet::default();
         for (k, v) in pairs {
             c.state
-                .insert(k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec()));
+                .insert(k.as_bytes().into(), v.map(|v| v.as_bytes().to_vec()));
         }
         c
+    }
+
+    /// The log record's changes are encoded by hand from inline keys; they must be the bytes
+    /// borsh gives the same map with `Vec` keys, which is how they are read back.
+    #[test]
+    fn changes_encode_as_borsh_encodes_the_map() {
+        let mut changes = BTreeMap::new();
+        changes.insert(Key::from_slice(b"piece/1"), Some(vec![1, 2, 3]));
+        changes.insert(Key::from_slice(b"gone"), None);
+        changes.insert(Key::from_slice(&[7; 100]), Some(Vec::new()));
+        let as_vecs: BTreeMap<Vec<u8>, Option<Vec<u8>>> = changes
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.clone()))
+            .collect();
+        let mut encoded = Vec::new();
+        encode_changes(&mut encoded, &changes);
+        assert_eq!(encoded, codec::encode(&as_vecs));
+        let mut empty = Vec::new();
+        encode_changes(&mut empty, &BTreeMap::new());
+        assert_eq!(
+            empty,
+            codec::encode(&BTreeMap::<Vec<u8>, Option<Vec<u8>>>::new())
+        );
     }
 
     #[test]
@@ -840,12 +893,12 @@ mod tests {
             let mut c = ChangeSet::default();
             for k in 0..50u64 {
                 let key = format!("key-{k}").into_bytes();
-                c.state.insert(key, Some(vec![(v % 251) as u8; 300]));
+                c.state.insert(key.into(), Some(vec![(v % 251) as u8; 300]));
                 c.index
-                    .insert(format!("idx-{v}-{k}").into_bytes(), Some(vec![1; 40]));
+                    .insert(format!("idx-{v}-{k}").as_bytes().into(), Some(vec![1; 40]));
             }
             for k in 0..12_000u64 {
-                let bulky = format!("tmp-{k}").into_bytes();
+                let bulky: Key = format!("tmp-{k}").as_bytes().into();
                 match v {
                     40 => c.index.insert(bulky, Some(vec![2; 2_000])),
                     41 => c.index.insert(bulky, None),
@@ -972,18 +1025,18 @@ mod tests {
             let mut c = ChangeSet::default();
             if v < 2 {
                 let (k, value) = [("a", "1"), ("abc", "2")][v as usize];
-                c.state.insert(k.into(), Some(value.into()));
+                c.state.insert(k.as_bytes().into(), Some(value.into()));
             } else {
                 for i in 0..v * 7 {
                     let value = ((i + v) % 5 != 0).then(|| vec![v as u8, i as u8]);
-                    c.state.insert(key(i * 31 % 97), value);
+                    c.state.insert(key(i * 31 % 97).into(), value);
                 }
-                c.state.insert(format!("never-{v}").into_bytes(), None);
+                c.state.insert(format!("never-{v}").as_bytes().into(), None);
             }
             for (k, value) in &c.state {
                 match value {
-                    Some(x) => state.insert(k.clone(), x.clone()),
-                    None => state.remove(k),
+                    Some(x) => state.insert(k.to_vec(), x.clone()),
+                    None => state.remove(k.as_slice()),
                 };
             }
             roots.push(store.commit(v, c).unwrap().app_hash);
@@ -1089,12 +1142,12 @@ mod tests {
             for i in 0..(v % 7 + 1) {
                 let k = format!("key-{}", (v * 5 + i * 3) % 61).into_bytes();
                 let value = ((v + i) % 9 != 0).then(|| vec![v as u8; 20 + i as usize]);
-                c.state.insert(k, value);
+                c.state.insert(k.into(), value);
             }
             for (k, value) in &c.state {
                 match value {
-                    Some(x) => state.insert(k.clone(), x.clone()),
-                    None => state.remove(k),
+                    Some(x) => state.insert(k.to_vec(), x.clone()),
+                    None => state.remove(k.as_slice()),
                 };
             }
             let committed = store.commit(v, c).unwrap();
@@ -1188,7 +1241,7 @@ mod tests {
     /// A derivation for tests: a state value `v` implies the index key `d` + `v`.
     const TEST_DERIVED: Derived = Derived {
         owns: |k| k.first() == Some(&b'd'),
-        of: |_, v| Ok(vec![[b"d", v].concat()]),
+        of: |_, v| Ok(vec![[b"d", v].concat().into()]),
     };
 
     /// Derived entries are answered from memory, never written to the file, rebuilt from
@@ -1199,13 +1252,13 @@ mod tests {
         let path = dir.path().join("db.redb");
         let mut s = Store::open(&path, TEST_DERIVED).unwrap();
         let mut c = set(&[("a", Some("x")), ("b", Some("y"))]);
-        c.index.insert(b"dx".to_vec(), Some(Vec::new()));
-        c.index.insert(b"dy".to_vec(), Some(Vec::new()));
-        c.index.insert(b"stored".to_vec(), Some(b"1".to_vec()));
+        c.index.insert(b"dx"[..].into(), Some(Vec::new()));
+        c.index.insert(b"dy"[..].into(), Some(Vec::new()));
+        c.index.insert(b"stored"[..].into(), Some(b"1".to_vec()));
         s.commit(0, c).unwrap();
         let mut c = set(&[("a", Some("z"))]);
-        c.index.insert(b"dx".to_vec(), None);
-        c.index.insert(b"dz".to_vec(), Some(Vec::new()));
+        c.index.insert(b"dx"[..].into(), None);
+        c.index.insert(b"dz"[..].into(), Some(Vec::new()));
         s.commit(1, c).unwrap();
         s.check_derived().unwrap();
         let snap = s.snapshot().unwrap();
@@ -1227,14 +1280,14 @@ mod tests {
 
         // A derived entry with a value is refused, and nothing of its block is written.
         let mut c = set(&[("c", Some("w"))]);
-        c.index.insert(b"dw".to_vec(), Some(b"value".to_vec()));
+        c.index.insert(b"dw"[..].into(), Some(b"value".to_vec()));
         assert!(matches!(s.commit(2, c), Err(StoreError::Corrupt { .. })));
         assert_eq!(s.snapshot().unwrap().get(b"c").unwrap(), None);
 
         // The state's `w` with its entry forgotten, and an entry the state does not imply:
         // the check names the first difference in key order.
         let mut c = set(&[("c", Some("w"))]);
-        c.index.insert(b"dstray".to_vec(), Some(Vec::new()));
+        c.index.insert(b"dstray"[..].into(), Some(Vec::new()));
         s.commit(2, c).unwrap();
         match s.check_derived() {
             Err(StoreError::Corrupt { what, reason }) => {

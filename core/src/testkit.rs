@@ -217,8 +217,8 @@ impl Fixture {
         match &result {
             Ok(_) => {
                 if let Ok(d) = crate::tx::DecodedTx::decode(bytes, usize::MAX) {
-                    let a = d.signed.tx.signer.address();
-                    let next = d.signed.tx.nonce + 1;
+                    let a = d.signed().tx.signer.address();
+                    let next = d.signed().tx.nonce + 1;
                     self.nonces.insert(a, next);
                 }
             }

@@ -8,7 +8,8 @@
 
 use crate::codec::{self, DecodeError};
 use crate::crypto::{
-    self, Address, CryptoError, Hash32, PublicKeyBytes, SecretKey, SignatureBytes, ValidatorKey,
+    self, Address, CryptoError, Hash32, PublicKeyBytes, SecretKey, SignatureBytes, SignerKey,
+    ValidatorKey,
 };
 use crate::date::Day;
 use crate::money::{Amount, Currency, Money};
@@ -254,15 +255,14 @@ pub enum TxDecodeError {
     Encoding(#[from] DecodeError),
 }
 
-/// Decoded wire bytes whose signature has not been checked yet.
+/// Decoded wire bytes whose signature has not been checked yet. Its parts are read-only, so
+/// what [`DecodedTx::verify`] checks is what was decoded.
 #[derive(Clone, Debug)]
 pub struct DecodedTx {
-    /// Content.
-    pub signed: SignedTx,
-    /// SHA-256 of the wire bytes.
-    pub hash: Hash32,
-    /// Length of the wire bytes.
-    pub size: usize,
+    signed: SignedTx,
+    hash: Hash32,
+    size: usize,
+    digest: [u8; 32],
 }
 
 impl DecodedTx {
@@ -275,31 +275,55 @@ impl DecodedTx {
             });
         }
         let signed: SignedTx = codec::decode_canonical(bytes)?;
+        // The bytes are the canonical encoding of `signed`: the encoding of its `tx` followed
+        // by the 64 signature bytes. So the signed digest is taken from the bytes as they
+        // are, instead of encoding the transaction a second time.
+        let tx_bytes = &bytes[..bytes.len().saturating_sub(SignatureBytes::LEN)];
         Ok(DecodedTx {
             signed,
             hash: Hash32(crypto::sha256(bytes)),
             size: bytes.len(),
+            digest: crypto::sha256_parts(&[crypto::SIGN_DOMAIN, tx_bytes]),
         })
+    }
+
+    /// The decoded transaction and signature.
+    pub fn signed(&self) -> &SignedTx {
+        &self.signed
+    }
+
+    /// SHA-256 of the wire bytes.
+    pub fn hash(&self) -> Hash32 {
+        self.hash
+    }
+
+    /// Length of the wire bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The digest the signature must cover ([`Tx::sign_digest`]).
+    pub fn sign_digest(&self) -> [u8; 32] {
+        self.digest
     }
 
     /// Checks the signature against the signer's key.
     pub fn verify(self) -> Result<VerifiedTx, CryptoError> {
-        let key = self.signed.tx.signer.verifying_key()?;
+        let key = SignerKey::parse(&self.signed.tx.signer)?;
         self.verify_with_key(&key)
     }
 
-    /// Checks the signature with an already parsed key for `signed.tx.signer` (callers cache
-    /// parsed keys: decompressing a point costs a noticeable share of a verification).
-    pub fn verify_with_key(
-        self,
-        key: &k256::ecdsa::VerifyingKey,
-    ) -> Result<VerifiedTx, CryptoError> {
-        crypto::verify_prehash(key, &self.signed.tx.sign_digest(), &self.signed.signature)?;
-        let signer = self.signed.tx.signer.address();
+    /// Checks the signature with an already parsed key (callers cache parsed keys). A key
+    /// other than the transaction's signer's does not verify it.
+    pub fn verify_with_key(self, key: &SignerKey) -> Result<VerifiedTx, CryptoError> {
+        if *key.bytes() != self.signed.tx.signer {
+            return Err(CryptoError::BadSignature);
+        }
+        crypto::verify_prehash(key.verifying_key(), &self.digest, &self.signed.signature)?;
         Ok(VerifiedTx {
             tx: self.signed.tx,
             hash: self.hash,
-            signer,
+            signer: key.address(),
             size: self.size,
         })
     }
@@ -358,6 +382,34 @@ mod tests {
         let v = DecodedTx::decode(&bytes, 4096).unwrap().verify().unwrap();
         assert_eq!(v.signer(), key.address());
         assert_eq!(v.hash().0, crypto::sha256(&bytes));
+    }
+
+    /// The digest taken from the wire bytes at decoding is the one a signer signs.
+    #[test]
+    fn the_decoded_digest_is_the_signed_one() {
+        let key = SecretKey::from_seed(b"k");
+        let signed = sample(&key);
+        let decoded = DecodedTx::decode(&signed.to_bytes(), 4096).unwrap();
+        assert_eq!(decoded.sign_digest(), signed.tx.sign_digest());
+        assert_eq!(decoded.signed(), &signed);
+    }
+
+    /// A cached key that is not the signer's does not verify the transaction, even though
+    /// the signature is valid for the signer's key.
+    #[test]
+    fn another_signers_key_does_not_verify() {
+        let key = SecretKey::from_seed(b"k");
+        let other = SignerKey::parse(&SecretKey::from_seed(b"other").public_key()).unwrap();
+        let decoded = DecodedTx::decode(&sample(&key).to_bytes(), 4096).unwrap();
+        assert_eq!(
+            decoded.clone().verify_with_key(&other).unwrap_err(),
+            CryptoError::BadSignature
+        );
+        let own = SignerKey::parse(&key.public_key()).unwrap();
+        assert_eq!(
+            decoded.verify_with_key(&own).unwrap().signer(),
+            key.address()
+        );
     }
 
     #[test]

@@ -1023,7 +1023,7 @@ fn query_absent_pieces_are_proven_absent_through_abci() {
         let key = cascade_core::keys::piece(&id);
         assert_eq!(proof.verify_typed::<Piece>(&app, &key), Ok(None), "id {n}");
         let mut forged = proof.clone();
-        forged.key = present.clone();
+        forged.key = present.to_vec();
         assert_eq!(forged.verify(&app, &present), Err(ProofError::Mismatch));
     }
 }

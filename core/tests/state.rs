@@ -177,7 +177,7 @@ fn proof_membership_verifies_only_against_its_app_hash_key_and_value() {
     assert_eq!(proof.verify(&app, &other_key), Err(ProofError::WrongKey));
     // Relabelling the proof with the other key does not help: the proof commits to its key.
     let mut relabelled = proof.clone();
-    relabelled.key = other_key.clone();
+    relabelled.key = other_key.to_vec();
     assert_eq!(
         relabelled.verify(&app, &other_key),
         Err(ProofError::Mismatch)
@@ -242,7 +242,7 @@ fn proof_non_membership_verifies_and_forged_absence_fails() {
     let existing = w.to_t2a[0];
     let existing_key = keys::piece(&existing);
     let mut forged = absent.clone();
-    forged.key = existing_key.clone();
+    forged.key = existing_key.to_vec();
     assert_eq!(
         forged.verify(&app, &existing_key),
         Err(ProofError::Mismatch)

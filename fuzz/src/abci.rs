@@ -227,9 +227,9 @@ fn check_answer(app: &App, path: &str, r: &tendermint::abci::response::Query) {
         Query::Clearing(id) => Some(keys::clearing(id)),
         Query::Document(h) => Some(keys::document(h)),
         Query::Validator(k) => Some(keys::validator(k)),
-        Query::Consortium => Some(keys::CONSORTIUM.to_vec()),
+        Query::Consortium => Some(keys::CONSORTIUM.into()),
         Query::ObligorRecord(a) => Some(keys::obligor(a)),
-        Query::Params => Some(keys::PARAMS.to_vec()),
+        Query::Params => Some(keys::PARAMS.into()),
         _ => None,
     };
     match (&answer, state_key) {

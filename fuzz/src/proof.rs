@@ -18,7 +18,7 @@ struct Fixture {
     app_hash: Hash32,
     other_hash: Hash32,
     version: u64,
-    keys: Vec<Vec<u8>>,
+    keys: Vec<keys::Key>,
 }
 
 thread_local! {
@@ -77,7 +77,7 @@ pub fn run(data: &[u8]) {
                     (c, _) => Some(vec![c]),
                 };
                 let proof = StateProof {
-                    key,
+                    key: key.to_vec(),
                     value,
                     proof: proof.to_vec(),
                     version: f.version,
@@ -155,7 +155,7 @@ fn check_state(f: &Fixture, proof: &StateProof) {
     // The typed form decodes or refuses, never more.
     if let Ok(Some(piece)) = proof.verify_typed::<Piece>(&f.app_hash, &proof.key) {
         let id = keys::trailing_id(&proof.key);
-        if let Some(id) = id.filter(|id| proof.key == keys::piece(id)) {
+        if let Some(id) = id.filter(|id| proof.key[..] == keys::piece(id)[..]) {
             assert_eq!(f.ledger.piece(&id).expect("piece"), Some(piece));
         }
     }

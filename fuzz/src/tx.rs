@@ -53,12 +53,13 @@ pub fn run(data: &[u8]) {
 fn check_decoding(bytes: &[u8]) {
     if let Ok(decoded) = DecodedTx::decode(bytes, usize::MAX) {
         assert_eq!(
-            decoded.signed.to_bytes(),
+            decoded.signed().to_bytes(),
             bytes,
             "accepted a non-canonical encoding"
         );
-        assert_eq!(decoded.hash.0, cascade_core::crypto::sha256(bytes));
-        assert_eq!(decoded.size, bytes.len());
+        assert_eq!(decoded.hash().0, cascade_core::crypto::sha256(bytes));
+        assert_eq!(decoded.size(), bytes.len());
+        assert_eq!(decoded.sign_digest(), decoded.signed().tx.sign_digest());
     }
 }
 

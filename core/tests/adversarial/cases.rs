@@ -1385,10 +1385,10 @@ impl World {
     }
 
     /// State keys worth proving: one of every record kind, and a few absent keys.
-    pub fn known_keys(&self) -> Vec<Vec<u8>> {
+    pub fn known_keys(&self) -> Vec<cascade_core::keys::Key> {
         use cascade_core::keys;
         let i = &self.ids;
-        let mut out: Vec<Vec<u8>> = self.pieces().iter().map(keys::piece).collect();
+        let mut out: Vec<keys::Key> = self.pieces().iter().map(keys::piece).collect();
         for root in [i.root_s, i.root_m, i.root_a, i.root_b] {
             out.push(keys::root(&root));
         }
@@ -1407,9 +1407,9 @@ impl World {
         ));
         out.push(keys::validator(&validator_key("validator-0")));
         out.push(keys::piece(&h("ghost-piece")));
-        out.push(keys::CONSORTIUM.to_vec());
-        out.push(keys::PARAMS.to_vec());
-        out.push(Vec::new());
+        out.push(keys::CONSORTIUM.into());
+        out.push(keys::PARAMS.into());
+        out.push(keys::Key::new());
         out.push(keys::obligor(&self.addr("core")));
         out
     }
