@@ -26,6 +26,7 @@ pub mod event;
 pub mod exec;
 pub mod keys;
 pub mod ledger;
+mod memory_backend;
 pub mod merkle;
 pub mod money;
 pub mod overlay;
