@@ -23,8 +23,14 @@ pub enum DecodeError {
 
 /// Encodes a value canonically.
 pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    // Room for a typical record (a piece is ~150 bytes). `borsh::to_vec` starts at 1 KiB,
+    // and a block keeps thousands of encoded values in memory until it commits.
+    let mut out = Vec::with_capacity(256);
     // Writing into a Vec cannot fail; borsh only reports I/O errors from the writer.
-    borsh::to_vec(value).unwrap_or_default()
+    match borsh::to_writer(&mut out, value) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Decodes bytes that must be the canonical encoding of a `T`.

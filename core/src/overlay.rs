@@ -115,6 +115,14 @@ impl<'a> View<'a> {
         }
     }
 
+    fn write_state(&mut self, key: Key, entry: Option<Vec<u8>>) {
+        write(&mut self.block.state, &mut self.journal.state, key, entry);
+    }
+
+    fn write_index(&mut self, key: Key, entry: Option<Vec<u8>>) {
+        write(&mut self.block.index, &mut self.journal.index, key, entry);
+    }
+
     /// Keeps the transaction's writes in the block.
     pub fn keep(mut self) {
         self.kept = true;
@@ -149,22 +157,12 @@ impl<'a> View<'a> {
     /// Typed state write.
     pub fn put<T: BorshSerialize>(&mut self, key: impl Into<Key>, value: &T) {
         let entry = Some(codec::encode(value));
-        write(
-            &mut self.block.state,
-            &mut self.journal.state,
-            key.into(),
-            entry,
-        );
+        self.write_state(key.into(), entry);
     }
 
     /// State delete (removes the key from the tree).
     pub fn delete(&mut self, key: impl Into<Key>) {
-        write(
-            &mut self.block.state,
-            &mut self.journal.state,
-            key.into(),
-            None,
-        );
+        self.write_state(key.into(), None);
     }
 
     /// Index read.
@@ -182,22 +180,12 @@ impl<'a> View<'a> {
 
     /// Index write.
     pub fn index_put(&mut self, key: impl Into<Key>, value: Vec<u8>) {
-        write(
-            &mut self.block.index,
-            &mut self.journal.index,
-            key.into(),
-            Some(value),
-        );
+        self.write_index(key.into(), Some(value));
     }
 
     /// Index delete.
     pub fn index_delete(&mut self, key: impl Into<Key>) {
-        write(
-            &mut self.block.index,
-            &mut self.journal.index,
-            key.into(),
-            None,
-        );
+        self.write_index(key.into(), None);
     }
 
     /// Index keys under `prefix` (up to `upper` inclusive), merged across all layers, in order.

@@ -371,7 +371,7 @@ impl Store {
                 .state
                 .into_iter()
                 .map(|(k, v)| match v {
-                    Some(v) => Change::Put(Leaf::new(&k, v)),
+                    Some(v) => Change::Put(Leaf::new(&k, &v)),
                     None => Change::Delete(merkle::hash(&k)),
                 })
                 .collect(),
@@ -725,7 +725,7 @@ fn load(db: &Database) -> Result<(Tree, LogSize), StoreError> {
             )
         })?;
         size.checkpoint += chunk.value().len() as u64;
-        leaves.extend(pairs.into_iter().map(|(k, v)| Leaf::new(&k, v)));
+        leaves.extend(pairs.into_iter().map(|(k, v)| Leaf::new(&k, &v)));
     }
     let mut tree = Tree::from_leaves(leaves);
     let mut height = checkpoint;
@@ -744,7 +744,7 @@ fn load(db: &Database) -> Result<(Tree, LogSize), StoreError> {
                 .changes
                 .into_iter()
                 .map(|(k, v)| match v {
-                    Some(v) => Change::Put(Leaf::new(&k, v)),
+                    Some(v) => Change::Put(Leaf::new(&k, &v)),
                     None => Change::Delete(merkle::hash(&k)),
                 })
                 .collect(),

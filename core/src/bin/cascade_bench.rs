@@ -10,11 +10,13 @@
 //!   signature verification).
 //!
 //! Timings on a shared machine drift (frequency scaling, neighbours) by a fifth within
-//! seconds, so the baseline is measured in step with the ledger: before each block is
-//! replayed, the same block's signatures are verified with bare k256 and timed. Each
-//! replay's ratio compares its own time with its own baseline, taken alternately a block
-//! (~0.1 s) apart. The run is made of `--rounds` rounds; the median round is printed, with
-//! the lowest and highest in brackets.
+//! seconds, so the baseline is measured in step with the ledger: each transaction's
+//! decoding and signature check is timed next to a bare k256 verification of the same
+//! signature, in alternating order. Where the stack sits within a page also changes a k256
+//! verification's speed, differently for the two calls, by up to a seventh per process, so
+//! the pairs run through 64 stack depths ([`cascade_core::bench`]). Each replay's ratio
+//! compares its own time with its own baseline. The run is made of `--rounds` rounds; the
+//! median round is printed, with the lowest and highest in brackets.
 //!
 //! The workload is a realistic mix: suppliers split pieces to other suppliers (transfer with
 //! change) and the recipients accept, down many tiers. It is generated once, then replayed
