@@ -21,8 +21,8 @@
 //! the state's size), and reopening replays at most two states' worth of log. Why two and
 //! not one: a checkpoint walks and copies the whole state, and at one state's worth of log
 //! per checkpoint that was a tenth of the ledger's whole cost per transaction in
-//! `cascade-bench`; at two it is half that, and reopening the benchmark's file takes about
-//! 100 ms instead of 70.
+//! `cascade-bench`; at two it is half that, and reopening the benchmark's file takes 80–100
+//! ms instead of about 70.
 //!
 //! Opening a file loads the checkpoint, replays the records after it (each record's app
 //! hash is checked against the rebuilt tree) and checks the result against the committed
@@ -195,26 +195,37 @@ impl std::fmt::Debug for Derived {
 /// Keys of the derived indexes, in memory.
 type DerivedSet = BTreeSet<Key>;
 
-/// Borsh encoding of a change map, identical to that of a `BTreeMap<Vec<u8>, Option<Vec<u8>>>`.
-pub fn encode_changes(out: &mut Vec<u8>, map: &BTreeMap<Key, Option<Vec<u8>>>) {
+/// Appends the borsh encoding of a change map to `out`: the bytes borsh gives the same map
+/// with `Vec` keys, which is how a log record's changes are read back. Borsh writes lengths
+/// as `u32`; a longer map, key or value is refused rather than cut.
+pub fn encode_changes(
+    out: &mut Vec<u8>,
+    map: &BTreeMap<Key, Option<Vec<u8>>>,
+) -> Result<(), StoreError> {
+    let length = |n: usize| {
+        u32::try_from(n)
+            .map(u32::to_le_bytes)
+            .map_err(|_| corrupt("log record", "a length over 4 GiB"))
+    };
     let size: usize = map
         .iter()
         .map(|(k, v)| 4 + k.len() + 1 + v.as_ref().map_or(0, |v| 4 + v.len()))
         .sum();
     out.reserve(4 + size);
-    out.extend_from_slice(&(map.len() as u32).to_le_bytes());
+    out.extend_from_slice(&length(map.len())?);
     for (k, v) in map {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&length(k.len())?);
         out.extend_from_slice(k);
         match v {
             None => out.push(0),
             Some(v) => {
                 out.push(1);
-                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                out.extend_from_slice(&length(v.len())?);
                 out.extend_from_slice(v);
             }
         }
     }
+    Ok(())
 }
 
 /// Changes of one block, ready to commit.
@@ -365,7 +376,7 @@ impl Store {
         // values move into the tree's leaves, and its app hash filled in once known: the
         // values are copied once, into the record, not twice.
         let mut record = vec![0u8; 32];
-        encode_changes(&mut record, &changes.state);
+        encode_changes(&mut record, &changes.state)?;
         let tree = self.tree.with(
             changes
                 .state
@@ -851,10 +862,10 @@ mod tests {
             .map(|(k, v)| (k.to_vec(), v.clone()))
             .collect();
         let mut encoded = Vec::new();
-        encode_changes(&mut encoded, &changes);
+        encode_changes(&mut encoded, &changes).unwrap();
         assert_eq!(encoded, codec::encode(&as_vecs));
         let mut empty = Vec::new();
-        encode_changes(&mut empty, &BTreeMap::new());
+        encode_changes(&mut empty, &BTreeMap::new()).unwrap();
         assert_eq!(
             empty,
             codec::encode(&BTreeMap::<Vec<u8>, Option<Vec<u8>>>::new())
