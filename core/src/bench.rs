@@ -282,7 +282,7 @@ fn baseline_samples(txs: &[Vec<u8>]) -> Vec<BaselineSample> {
         .filter_map(|b| DecodedTx::decode(b, usize::MAX).ok())
         .filter_map(|d| {
             let key = d.signed().tx.signer.verifying_key().ok()?;
-            Some((key, d.signed().tx.sign_digest(), d.signed().signature))
+            Some((key, d.sign_digest(), d.signed().signature))
         })
         .collect()
 }
